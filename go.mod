@@ -1,0 +1,3 @@
+module github.com/imdsd/imdsd
+
+go 1.26.0

@@ -1,0 +1,147 @@
+// Package config reads, checks and completes an imdsd configuration.
+//
+// The format is the JSON object of the original Python mock's README, accepted
+// unchanged, plus keys that real EC2 clients need (see imdsd.conf(5)). Decoding
+// is strict: unknown keys, duplicate keys, wrong types and malformed values are
+// errors that name the file, the line and the key. Whole lines starting with
+// "#" or "//" are comments.
+//
+// Loading happens in three steps, in the manner of Caddy's modules: decode
+// (JSON into [Config]), provision (derive what was left out from what was
+// given) and validate (reject what a client cannot use, warn about what a
+// client will trip on). A [Config] returned without error is complete and
+// never changes afterwards, so it can be shared between goroutines.
+package config
+
+import (
+	_ "embed"
+	"net/netip"
+)
+
+// MaxUserData is the largest user-data EC2 accepts: 16 KiB, before base64.
+const MaxUserData = 16384
+
+// Config is one instance's metadata plus the service's behaviour. Field
+// comments name the JSON key.
+type Config struct {
+	// Seed keys.
+	InstanceID       string   `json:"instance_id"`
+	Hostname         string   `json:"hostname"`
+	PublicHostname   string   `json:"public_hostname"`
+	LocalHostname    string   `json:"local_hostname"`
+	LocalIPv4        string   `json:"local_ipv4"`
+	PublicIPv4       string   `json:"public_ipv4"`
+	MAC              string   `json:"mac"`
+	AccountID        string   `json:"account_id"`
+	Region           string   `json:"region"`
+	AvailabilityZone string   `json:"availability_zone"`
+	InstanceType     string   `json:"instance_type"`
+	Architecture     string   `json:"architecture"`
+	SSHPublicKeys    []string `json:"ssh_public_keys"`
+	// UserData is served verbatim at /latest/user-data.
+	UserData *string `json:"user_data"`
+	// UserDataBase64 is user-data given as base64, for binary (gzip) payloads.
+	UserDataBase64   *string        `json:"user_data_base64"`
+	DefaultDelayMS   int            `json:"default_delay_ms"`
+	EndpointDelayMS  map[string]int `json:"endpoint_delay_ms"`
+	ForceStatus      map[string]int `json:"force_status"`
+	AMIID            string         `json:"ami_id"`
+	ReservationID    string         `json:"reservation_id"`
+	SecurityGroups   []string       `json:"security_groups"`
+	SecurityGroupIDs []string       `json:"security_group_ids"`
+	// AvailabilityZoneID such as "use2-az2".
+	AvailabilityZoneID string `json:"availability_zone_id"`
+	InterfaceID        string `json:"interface_id"`
+	SubnetID           string `json:"subnet_id"`
+	SubnetIPv4CIDR     string `json:"subnet_ipv4_cidr_block"`
+	VPCID              string `json:"vpc_id"`
+	VPCIPv4CIDR        string `json:"vpc_ipv4_cidr_block"`
+	// Tags are served under meta-data/tags/instance only when set.
+	Tags map[string]string `json:"tags"`
+	// IAM, when set, attaches an instance profile.
+	IAM *IAM `json:"iam"`
+	// HTTPTokens is "required" (the default) or "optional".
+	HTTPTokens string `json:"http_tokens"`
+	// HTTPEndpoint is "enabled" (the default) or "disabled".
+	HTTPEndpoint string `json:"http_endpoint"`
+
+	// Derived by provisioning; not JSON keys.
+	userData []byte
+	keys     []PublicKey
+	faults   map[string]Fault
+}
+
+// IAM is an instance profile and the credentials its role hands out.
+type IAM struct {
+	Role               string `json:"role"`
+	AccessKeyID        string `json:"access_key_id"`
+	SecretAccessKey    string `json:"secret_access_key"`
+	Token              string `json:"token"`
+	InstanceProfileArn string `json:"instance_profile_arn"`
+	InstanceProfileID  string `json:"instance_profile_id"`
+}
+
+// PublicKey is one entry of ssh_public_keys, as served under public-keys/.
+type PublicKey struct {
+	Name string // listed as "N=Name"
+	Key  string // the OpenSSH line, without a trailing newline
+}
+
+// Fault is what fault injection does to requests for one path.
+type Fault struct {
+	DelayMS int // -1 when the path has no delay of its own
+	Status  int // 0 when the status is not forced
+}
+
+// UserDataBytes returns the user-data, or nil when none is configured.
+func (c *Config) UserDataBytes() []byte { return c.userData }
+
+// PublicKeys returns the SSH keys in index order.
+func (c *Config) PublicKeys() []PublicKey { return c.keys }
+
+// TokensRequired reports whether GETs need an IMDSv2 token.
+func (c *Config) TokensRequired() bool { return c.HTTPTokens != "optional" }
+
+// EndpointEnabled reports whether the service answers at all.
+func (c *Config) EndpointEnabled() bool { return c.HTTPEndpoint != "disabled" }
+
+// Fault returns the fault injected for a normalised path (as returned by
+// [NormalizePath]) and the delay that applies to it.
+func (c *Config) Fault(path string) (delayMS, status int) {
+	delayMS = c.DefaultDelayMS
+	if f, ok := c.faults[path]; ok {
+		if f.DelayMS >= 0 {
+			delayMS = f.DelayMS
+		}
+		status = f.Status
+	}
+	return delayMS, status
+}
+
+// HasFaults reports whether any delay or forced status is configured.
+func (c *Config) HasFaults() bool { return c.DefaultDelayMS > 0 || len(c.faults) > 0 }
+
+// PublicIPv4Addr returns the public address, if any.
+func (c *Config) PublicIPv4Addr() (netip.Addr, bool) {
+	a, err := netip.ParseAddr(c.PublicIPv4)
+	return a, err == nil
+}
+
+//go:embed default.json
+var defaultJSON []byte
+
+// DefaultName is the file name given in messages about the built-in config.
+const DefaultName = "(built-in default)"
+
+// Default returns the built-in configuration: the example of the original
+// mock's README.
+func Default() *Config {
+	c, _, err := Parse(DefaultName, defaultJSON)
+	if err != nil {
+		panic("config: built-in default does not load: " + err.Error())
+	}
+	return c
+}
+
+// DefaultJSON returns the built-in configuration as JSON text.
+func DefaultJSON() []byte { return append([]byte(nil), defaultJSON...) }

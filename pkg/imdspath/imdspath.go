@@ -1,0 +1,94 @@
+// Package imdspath normalises instance metadata request paths the way EC2's
+// clients need: doubled slashes collapse, "." and ".." are resolved, and a
+// trailing slash means nothing, so that "latest//meta-data/placement/" and
+// "/latest/meta-data/placement" name the same thing and neither redirects.
+package imdspath
+
+import "strings"
+
+// Clean returns path's segments joined by single slashes, with no leading or
+// trailing slash. "." segments are dropped and ".." removes the segment
+// before it (never climbing above the root). The query string, if any, must
+// already be removed.
+func Clean(path string) string {
+	// Fast path: already clean (the common case for well-behaved clients).
+	if isClean(path) {
+		return strings.Trim(path, "/")
+	}
+	segs := make([]string, 0, 8)
+	for _, s := range strings.Split(path, "/") {
+		switch s {
+		case "", ".":
+		case "..":
+			if len(segs) > 0 {
+				segs = segs[:len(segs)-1]
+			}
+		default:
+			segs = append(segs, s)
+		}
+	}
+	return strings.Join(segs, "/")
+}
+
+// isClean reports whether path has no empty, "." or ".." segment apart from
+// one leading and one trailing slash.
+func isClean(path string) bool {
+	p := strings.TrimPrefix(path, "/")
+	p = strings.TrimSuffix(p, "/")
+	if p == "" {
+		return true
+	}
+	for {
+		seg, rest, more := strings.Cut(p, "/")
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+		if !more {
+			return true
+		}
+		p = rest
+	}
+}
+
+// IsVersion reports whether seg names an API version: "latest", "1.0" or a
+// date such as "2021-03-23". Whether the service knows that version is a
+// separate question.
+func IsVersion(seg string) bool {
+	if seg == "latest" || seg == "1.0" {
+		return true
+	}
+	if len(seg) != 10 || seg[4] != '-' || seg[7] != '-' {
+		return false
+	}
+	for i, c := range seg {
+		if i == 4 || i == 7 {
+			continue
+		}
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// Split cleans path and separates its API version from the rest:
+// "/latest//meta-data/ami-id/" gives ("latest", "meta-data/ami-id"), "/" gives
+// ("", ""). A first segment that is not shaped like a version is returned as
+// version anyway, for the caller to reject.
+func Split(path string) (version, rest string) {
+	version, rest, _ = strings.Cut(Clean(path), "/")
+	return version, rest
+}
+
+// Key turns a path written in a configuration into the form fault
+// injection matches on: the path below the version. "meta-data/instance-id",
+// "/latest/meta-data/instance-id/" and "2021-03-23/meta-data/instance-id"
+// all give "meta-data/instance-id".
+func Key(path string) string {
+	c := Clean(path)
+	first, rest, _ := strings.Cut(c, "/")
+	if IsVersion(first) {
+		return rest
+	}
+	return c
+}

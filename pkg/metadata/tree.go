@@ -1,0 +1,227 @@
+package metadata
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/imdsd/imdsd/pkg/config"
+)
+
+// credentialPeriod is how often EC2 rotates role credentials; each set is
+// valid for credentialLife, so Expiration is always hours ahead.
+const (
+	credentialPeriod = time.Hour
+	credentialLife   = 6 * time.Hour
+)
+
+func metaData(c *config.Config, launched time.Time) dir {
+	m := dir{
+		"ami-id":               c.AMIID,
+		"ami-launch-index":     "0",
+		"ami-manifest-path":    "(unknown)",
+		"block-device-mapping": dir{"ami": "/dev/xvda", "root": "/dev/xvda"},
+		"events": dir{
+			"maintenance": dir{"history": "[]", "scheduled": "[]"},
+		},
+		"hibernation":         dir{"configured": "false"},
+		"hostname":            c.Hostname,
+		"instance-action":     "none",
+		"instance-id":         c.InstanceID,
+		"instance-life-cycle": "on-demand",
+		"instance-type":       c.InstanceType,
+		"local-hostname":      c.LocalHostname,
+		"local-ipv4":          c.LocalIPv4,
+		"mac":                 c.MAC,
+		"network": dir{"interfaces": dir{"macs": dir{
+			c.MAC: iface(c),
+		}}},
+		"placement": dir{
+			"availability-zone":    c.AvailabilityZone,
+			"availability-zone-id": c.AvailabilityZoneID,
+			"region":               c.Region,
+		},
+		"profile":         "default-hvm",
+		"reservation-id":  c.ReservationID,
+		"security-groups": lines(c.SecurityGroups),
+		"services": dir{
+			"domain":    domain(c.Region),
+			"partition": partition(c.Region),
+		},
+	}
+	if c.PublicIPv4 != "" {
+		m["public-ipv4"] = c.PublicIPv4
+		m["public-hostname"] = c.PublicHostname
+	}
+	if keys := c.PublicKeys(); len(keys) > 0 {
+		d := dir{}
+		names := make([]string, len(keys))
+		for i, k := range keys {
+			n := strconv.Itoa(i)
+			d[n] = dir{"openssh-key": k.Key + "\n"}
+			names[i] = n + "=" + k.Name
+		}
+		m["public-keys"] = listed{dir: d, listing: lines(names)}
+	}
+	if len(c.Tags) > 0 {
+		inst := dir{}
+		for k, v := range c.Tags {
+			inst[k] = v
+		}
+		m["tags"] = dir{"instance": inst}
+	}
+	if a := c.IAM; a != nil {
+		m["iam"] = dir{
+			"info": jsonObject(
+				"Code", "Success",
+				"LastUpdated", stamp(launched),
+				"InstanceProfileArn", a.InstanceProfileArn,
+				"InstanceProfileId", a.InstanceProfileID,
+			),
+			"security-credentials": dir{a.Role: func(now time.Time) []byte {
+				return credentials(a, launched, now)
+			}},
+		}
+	}
+	return m
+}
+
+// credentials is the role's credential document at time now: issued at the
+// start of the current rotation period, expiring hours later.
+func credentials(a *config.IAM, launched, now time.Time) []byte {
+	issued := now.UTC().Truncate(credentialPeriod)
+	if issued.Before(launched) {
+		issued = launched
+	}
+	return []byte(jsonObject(
+		"Code", "Success",
+		"LastUpdated", stamp(issued),
+		"Type", "AWS-HMAC",
+		"AccessKeyId", a.AccessKeyID,
+		"SecretAccessKey", a.SecretAccessKey,
+		"Token", a.Token,
+		"Expiration", stamp(issued.Add(credentialLife)),
+	))
+}
+
+// iface is network/interfaces/macs/<mac>/ for the instance's one interface.
+func iface(c *config.Config) dir {
+	d := dir{
+		"device-number":          "0",
+		"interface-id":           c.InterfaceID,
+		"local-hostname":         c.LocalHostname,
+		"local-ipv4s":            c.LocalIPv4,
+		"mac":                    c.MAC,
+		"network-card":           "0",
+		"owner-id":               c.AccountID,
+		"security-group-ids":     lines(c.SecurityGroupIDs),
+		"security-groups":        lines(c.SecurityGroups),
+		"subnet-id":              c.SubnetID,
+		"subnet-ipv4-cidr-block": c.SubnetIPv4CIDR,
+		"vpc-id":                 c.VPCID,
+		"vpc-ipv4-cidr-block":    c.VPCIPv4CIDR,
+		"vpc-ipv4-cidr-blocks":   c.VPCIPv4CIDR,
+	}
+	if c.PublicIPv4 != "" {
+		d["public-hostname"] = c.PublicHostname
+		d["public-ipv4s"] = c.PublicIPv4
+		d["ipv4-associations"] = dir{c.PublicIPv4: c.LocalIPv4}
+	}
+	return d
+}
+
+func dynamic(c *config.Config, launched time.Time) dir {
+	return dir{
+		"fws": dir{"instance-monitoring": "disabled"},
+		"instance-identity": dir{
+			"document": IdentityDocument(c, launched),
+		},
+	}
+}
+
+// IdentityDocument is dynamic/instance-identity/document, in the field order
+// and layout of AWS's documentation.
+func IdentityDocument(c *config.Config, launched time.Time) string {
+	return jsonObject(
+		"accountId", c.AccountID,
+		"architecture", c.Architecture,
+		"availabilityZone", c.AvailabilityZone,
+		"billingProducts", nil,
+		"devpayProductCodes", nil,
+		"marketplaceProductCodes", nil,
+		"imageId", c.AMIID,
+		"instanceId", c.InstanceID,
+		"instanceType", c.InstanceType,
+		"kernelId", nil,
+		"pendingTime", stamp(launched),
+		"privateIp", c.LocalIPv4,
+		"ramdiskId", nil,
+		"region", c.Region,
+		"version", "2017-09-30",
+	)
+}
+
+func partition(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	}
+	return "aws"
+}
+
+func domain(region string) string {
+	if strings.HasPrefix(region, "cn-") {
+		return "amazonaws.com.cn"
+	}
+	return "amazonaws.com"
+}
+
+// stamp formats t as EC2 does: RFC 3339 in UTC to the second, which is also
+// botocore's "%Y-%m-%dT%H:%M:%SZ".
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
+
+// jsonObject renders key/value pairs in AWS's JSON layout: two-space indent,
+// "key" : value, no trailing newline. Values are strings or nil (null).
+func jsonObject(kv ...any) string {
+	var b strings.Builder
+	b.WriteString("{\n")
+	for i := 0; i < len(kv); i += 2 {
+		if i > 0 {
+			b.WriteString(",\n")
+		}
+		fmt.Fprintf(&b, "  %s : ", strconv.Quote(kv[i].(string)))
+		switch v := kv[i+1].(type) {
+		case nil:
+			b.WriteString("null")
+		case string:
+			b.WriteString(jsonString(v))
+		default:
+			panic("metadata: unsupported JSON value")
+		}
+	}
+	b.WriteString("\n}")
+	return b.String()
+}
+
+// jsonString quotes s as a JSON string. Config values are validated to be
+// printable single lines, but escape properly regardless.
+func jsonString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r < 0x20:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}

@@ -1,0 +1,126 @@
+// Package server is the imdsd HTTP service: it answers EC2 instance metadata
+// requests for a configuration, speaking IMDSv2 and framing every response
+// the way EC2 does.
+//
+// A Server is embeddable: create it with [New], hand it one or more
+// listeners with [Server.Serve], swap its configuration with
+// [Server.Reload] and stop it with [Server.Shutdown]. Tokens stay valid
+// across reloads because the sealing key belongs to the Server, not to the
+// configuration.
+//
+//	srv, err := server.New(config.Default(), server.Options{})
+//	ln, err := net.Listen("tcp", "127.0.0.1:0")
+//	go srv.Serve(ln)
+//	defer srv.Shutdown(ctx)
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/imdsd/imdsd/pkg/config"
+	"github.com/imdsd/imdsd/pkg/hostheader"
+	"github.com/imdsd/imdsd/pkg/metadata"
+	"github.com/imdsd/imdsd/pkg/token"
+)
+
+// Options are a Server's settings that are not instance metadata.
+type Options struct {
+	// Logger receives errors and lifecycle events. Nil discards them.
+	Logger *slog.Logger
+	// AccessLog receives one line per request. Nil turns access logging off.
+	AccessLog *slog.Logger
+	// Sealer mints and checks tokens. Nil means a fresh random key.
+	Sealer *token.Sealer
+	// Now is the clock. Nil means time.Now.
+	Now func() time.Time
+	// ReadHeaderTimeout bounds how long a client may take to send its
+	// request head. Zero means 10 seconds.
+	ReadHeaderTimeout time.Duration
+}
+
+// Server answers metadata requests. Its methods are safe for concurrent use.
+type Server struct {
+	opts     Options
+	log      *slog.Logger
+	sealer   *token.Sealer
+	launched time.Time
+	state    atomic.Pointer[state]
+	http     *http.Server
+}
+
+// state is everything a configuration determines, swapped as one on reload.
+type state struct {
+	cfg  *config.Config
+	tree *metadata.Tree
+}
+
+// New returns a Server for cfg. cfg must come from the config package, which
+// guarantees it is complete and valid.
+func New(cfg *config.Config, opts Options) (*Server, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.ReadHeaderTimeout == 0 {
+		opts.ReadHeaderTimeout = 10 * time.Second
+	}
+	sealer := opts.Sealer
+	if sealer == nil {
+		var err error
+		if sealer, err = token.NewRandom(); err != nil {
+			return nil, err
+		}
+	}
+	s := &Server{
+		opts:     opts,
+		log:      opts.Logger,
+		sealer:   sealer,
+		launched: opts.Now(),
+	}
+	s.Reload(cfg)
+	s.http = &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: opts.ReadHeaderTimeout,
+		MaxHeaderBytes:    hostheader.MaxHead,
+		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
+	}
+	s.http.SetKeepAlivesEnabled(false) // EC2 closes every connection after one response
+	return s, nil
+}
+
+// Reload swaps in a new configuration. Requests already being answered
+// finish with the old one; tokens issued before stay valid.
+func (s *Server) Reload(cfg *config.Config) {
+	s.state.Store(&state{cfg: cfg, tree: metadata.Build(cfg, s.launched)})
+}
+
+// Config returns the configuration being served.
+func (s *Server) Config() *config.Config { return s.state.Load().cfg }
+
+// Serve answers requests arriving on ln until [Server.Shutdown] is called,
+// when it returns nil. It may be called for several listeners at once.
+func (s *Server) Serve(ln net.Listener) error {
+	err := s.http.Serve(hostheader.Listener(ln))
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting connections and waits, until ctx is done, for
+// requests in flight to finish; then it closes what remains.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.http.Shutdown(ctx)
+	if err != nil {
+		s.http.Close()
+	}
+	return err
+}

@@ -1,0 +1,117 @@
+// Package service runs an imdsd server as a long-lived process: it binds
+// the listeners, serves until the context ends, re-reads the configuration
+// on SIGHUP (keeping the old one when the new one is broken) and shuts down
+// gracefully, letting requests in flight finish within a bound.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/imdsd/imdsd/pkg/config"
+	"github.com/imdsd/imdsd/pkg/server"
+)
+
+// ShutdownGrace bounds how long requests in flight may take to finish once
+// the service is told to stop.
+const ShutdownGrace = 5 * time.Second
+
+// Options say what to run.
+type Options struct {
+	// ConfigPath is the configuration file; empty means the built-in default.
+	ConfigPath string
+	// Config is the configuration already loaded from ConfigPath.
+	Config *config.Config
+	// Listeners are bound already; the service serves on all of them and
+	// closes them when it stops.
+	Listeners []net.Listener
+	Server    server.Options
+	Logger    *slog.Logger
+	// Ready, if set, is called once every listener is being served.
+	Ready func()
+}
+
+// Run serves until ctx is done, then shuts down gracefully.
+func Run(ctx context.Context, o Options) error {
+	srv, err := server.New(o.Config, o.Server)
+	if err != nil {
+		return err
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	errc := make(chan error, len(o.Listeners))
+	var wg sync.WaitGroup
+	for _, ln := range o.Listeners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Serve(ln); err != nil {
+				errc <- fmt.Errorf("serving %s: %w", ln.Addr(), err)
+			}
+		}()
+		o.Logger.Info("listening", "addr", ln.Addr().String())
+	}
+	if o.Ready != nil {
+		o.Ready()
+	}
+
+	var runErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case err := <-errc:
+			runErr = err
+			break loop
+		case <-hup:
+			Reload(srv, o.ConfigPath, o.Logger)
+		}
+	}
+	o.Logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		o.Logger.Error("shutdown", "err", err)
+	}
+	wg.Wait()
+	return runErr
+}
+
+// Reload re-reads path and swaps it into srv. A configuration that does not
+// load is logged with every problem and leaves srv serving the old one.
+func Reload(srv *server.Server, path string, log *slog.Logger) bool {
+	if path == "" {
+		log.Info("reload: using the built-in default configuration")
+		srv.Reload(config.Default())
+		return true
+	}
+	cfg, warns, err := config.Load(path)
+	for _, w := range warns {
+		log.Warn("config warning", "warning", w.Error())
+	}
+	if err != nil {
+		var list config.ErrorList
+		if errors.As(err, &list) {
+			for _, e := range list {
+				log.Error("reload failed, still serving the previous configuration", "err", e.Error())
+			}
+		} else {
+			log.Error("reload failed, still serving the previous configuration", "file", path, "err", err)
+		}
+		return false
+	}
+	srv.Reload(cfg)
+	log.Info("configuration reloaded", "file", path)
+	return true
+}
