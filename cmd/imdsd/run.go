@@ -6,13 +6,19 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"strings"
-	"syscall"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
 
 	"github.com/imdsd/imdsd/pkg/config"
+	"github.com/imdsd/imdsd/pkg/detach"
+	"github.com/imdsd/imdsd/pkg/listen"
+	"github.com/imdsd/imdsd/pkg/logging"
+	"github.com/imdsd/imdsd/pkg/privdrop"
 	"github.com/imdsd/imdsd/pkg/server"
 	"github.com/imdsd/imdsd/pkg/service"
 )
@@ -25,10 +31,10 @@ type exitError struct {
 
 func (e exitError) Error() string { return e.msg }
 
-// Exit statuses.
-const (
-	exitUsage = 2
-)
+const exitUsage = 2
+
+// readyTimeout bounds how long "imdsd -d" waits for its child to serve.
+const readyTimeout = 30 * time.Second
 
 // listFlag collects a repeatable flag.
 type listFlag []string
@@ -43,36 +49,85 @@ type options struct {
 	listen     listFlag
 	testConfig bool
 	version    bool
+	help       bool
 	quiet      bool
+	daemon     bool
+	pidfile    string
+	user       string
+	logTo      string
+	facility   string
+	tag        string
 }
 
-func parseFlags(args []string, stderr io.Writer) (*options, error) {
+const usage = `usage: imdsd [-dt] [-c file] [--host addr] [--port port] [-l addr:port]...
+             [-p pidfile] [-u user] [--log dest] [--log-facility facility]
+             [--log-tag tag] [--no-access-log]
+       imdsd --version
+
+  -c, --config file      read the configuration from file
+                         (default: the built-in example configuration)
+      --host addr        listen on addr (default 169.254.169.254)
+      --port port        listen on port (default 80)
+  -l, --listen addr:port listen on addr:port; repeatable; replaces --host/--port
+  -t, --test-config      check the configuration, print problems and exit
+  -d, --daemon           detach; return once serving, writing --pidfile
+  -p, --pidfile file     pidfile for --daemon (default /var/run/imdsd.pid)
+  -u, --user user        after binding, run as user and its group
+      --log dest         auto, stderr, syslog or syslog:NETWORK:ADDRESS
+                         (default auto: stderr on a terminal, else syslog)
+      --log-facility f   syslog facility (default daemon)
+      --log-tag tag      syslog tag (default imdsd)
+      --no-access-log    do not log a line per request
+      --version          print the version and exit
+  -h, --help             print this help and exit
+
+See imdsd(8) and imdsd.conf(5).
+`
+
+func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
 	o := &options{}
-	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: imdsd [-t] [-c file] [--host addr] [--port port] [--listen addr:port ...]\n\n")
-		fs.PrintDefaults()
+	fs := flag.NewFlagSet("imdsd", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	str := func(p *string, def string, names ...string) {
+		for _, n := range names {
+			fs.StringVar(p, n, def, "")
+		}
 	}
-	for _, name := range []string{"config", "c"} {
-		fs.StringVar(&o.config, name, "", "read the configuration from `file` (default: the built-in example)")
+	boolean := func(p *bool, names ...string) {
+		for _, n := range names {
+			fs.BoolVar(p, n, false, "")
+		}
 	}
-	fs.StringVar(&o.host, "host", "169.254.169.254", "listen on `address`")
-	fs.IntVar(&o.port, "port", 80, "listen on `port`")
-	fs.Var(&o.listen, "listen", "listen on `addr:port` (repeatable; replaces --host and --port)")
-	for _, name := range []string{"test-config", "t"} {
-		fs.BoolVar(&o.testConfig, name, false, "check the configuration, print problems and exit")
-	}
-	fs.BoolVar(&o.version, "version", false, "print the version and exit")
-	fs.BoolVar(&o.quiet, "no-access-log", false, "do not log one line per request")
+	str(&o.config, "", "config", "c")
+	str(&o.host, "169.254.169.254", "host")
+	fs.IntVar(&o.port, "port", 80, "")
+	fs.Var(&o.listen, "listen", "")
+	fs.Var(&o.listen, "l", "")
+	boolean(&o.testConfig, "test-config", "t")
+	boolean(&o.daemon, "daemon", "d")
+	str(&o.pidfile, "/var/run/imdsd.pid", "pidfile", "p")
+	str(&o.user, "", "user", "u")
+	str(&o.logTo, "auto", "log")
+	str(&o.facility, "daemon", "log-facility")
+	str(&o.tag, "imdsd", "log-tag")
+	boolean(&o.quiet, "no-access-log")
+	boolean(&o.version, "version")
+	boolean(&o.help, "help", "h")
+
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, usage)
 			return nil, exitError{code: 0}
 		}
-		return nil, exitError{code: exitUsage}
+		fmt.Fprint(stderr, usage)
+		return nil, exitError{code: exitUsage, msg: err.Error()}
+	}
+	if o.help {
+		fmt.Fprint(stdout, usage)
+		return nil, exitError{code: 0}
 	}
 	if fs.NArg() > 0 {
-		fs.Usage()
+		fmt.Fprint(stderr, usage)
 		return nil, exitError{code: exitUsage, msg: fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
 	if o.port < 0 || o.port > 65535 {
@@ -81,11 +136,16 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if len(o.listen) == 0 {
 		o.listen = listFlag{net.JoinHostPort(o.host, strconv.Itoa(o.port))}
 	}
+	for _, a := range o.listen {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return nil, exitError{code: exitUsage, msg: fmt.Sprintf("--listen %s: expected ADDR:PORT, such as 169.254.169.254:80 or [fd00:ec2::254]:80", a)}
+		}
+	}
 	return o, nil
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	o, err := parseFlags(args, stderr)
+	o, err := parseFlags(args, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -93,74 +153,161 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, "imdsd", version)
 		return nil
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	if detach.IsChild() {
+		return runChild(ctx, o)
+	}
 
-	cfg, err := loadConfig(o.config, stderr)
-	if o.testConfig {
-		if err != nil {
-			return exitError{code: 1}
-		}
-		name := o.config
-		if name == "" {
-			name = config.DefaultName
-		}
-		fmt.Fprintf(stdout, "%s: configuration OK\n", name)
-		return nil
+	cfg, warns, err := loadConfig(o.config)
+	for _, w := range warns {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
 	if err != nil {
+		printConfigError(stderr, err)
 		return exitError{code: 1}
 	}
+	if o.testConfig {
+		fmt.Fprintf(stdout, "%s: configuration OK\n", nameOr(o.config))
+		return nil
+	}
+	if o.daemon {
+		if os.Getenv("LISTEN_FDS") != "" || os.Getenv("NOTIFY_SOCKET") != "" {
+			return exitError{code: exitUsage, msg: "--daemon is for rc.d; under systemd run imdsd in the foreground (Type=notify)"}
+		}
+		if o.user != "" { // fail here, on the terminal, rather than in the child
+			if _, _, err := privdrop.Lookup(o.user); err != nil {
+				return err
+			}
+		}
+		return detach.Start(o.pidfile, readyTimeout)
+	}
+	return serve(ctx, o, cfg, nil, stderr, nil)
+}
 
-	var lns []net.Listener
+// runChild is the detached process of --daemon: it reports to the waiting
+// parent why it could not start, since its stderr goes nowhere.
+func runChild(ctx context.Context, o *options) error {
+	child, err := detach.Reborn(o.pidfile)
+	if err != nil {
+		detach.Fail(err)
+		return err
+	}
+	defer child.Release()
+	cfg, warns, err := loadConfig(o.config)
+	if err == nil {
+		err = serve(ctx, o, cfg, warns, io.Discard, child)
+	}
+	if err != nil {
+		detach.Fail(err)
+	}
+	return err
+}
+
+// serve sets up logging, binds, drops privileges and runs the service.
+func serve(ctx context.Context, o *options, cfg *config.Config, warns config.ErrorList, stderr io.Writer, child *detach.Child) error {
+	log, closeLog, fallback, err := logging.New(logging.Options{
+		Dest: o.logTo, Facility: o.facility, Tag: o.tag,
+		Interactive: isTerminal(stderr), Stderr: stderr,
+	})
+	if err != nil {
+		return exitError{code: exitUsage, msg: err.Error()}
+	}
+	defer closeLog()
+	if fallback != "" {
+		log.Warn("no syslog, logging to stderr", "reason", fallback)
+	}
+	for _, w := range warns { // the foreground printed them already
+		log.Warn("config warning", "warning", w.Error())
+	}
+
+	uid, gid := -1, -1
+	if o.user != "" {
+		if uid, gid, err = privdrop.Lookup(o.user); err != nil {
+			return err
+		}
+	}
+
+	lns, err := listen.Activated()
+	if err != nil {
+		return err
+	}
+	activated := len(lns) > 0
 	defer func() {
 		for _, ln := range lns {
 			ln.Close()
 		}
 	}()
-	for _, addr := range o.listen {
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			return listenError(addr, err)
+	if activated {
+		log.Log(ctx, logging.LevelNotice, "socket activation: serving the sockets systemd passed; --host, --port and --listen are ignored", "sockets", len(lns))
+	} else {
+		for _, addr := range o.listen {
+			ln, local, err := listen.TCP(ctx, addr)
+			if err != nil {
+				return err
+			}
+			if !local {
+				host, _, _ := net.SplitHostPort(addr)
+				log.Warn("listening on an address not configured on this host yet; guests reach it once it is added",
+					"addr", addr, "freebsd", "ifconfig bridge0 inet "+host+"/32 alias", "linux", "ip addr add "+host+"/32 dev br0")
+			}
+			lns = append(lns, ln)
 		}
-		lns = append(lns, ln)
 	}
+
+	if uid >= 0 {
+		if child != nil {
+			if err := child.Chown(uid, gid); err != nil {
+				log.Warn("cannot hand the pidfile to the unprivileged user; it will stay behind on exit", "err", err)
+			}
+		}
+		if err := privdrop.To(uid, gid); err != nil {
+			return err
+		}
+		log.Log(ctx, logging.LevelNotice, "dropped privileges", "user", o.user, "uid", uid, "gid", gid)
+	}
+
+	notify := func(state string) {
+		_, _ = daemon.SdNotify(false, state)
+		if child != nil && state == daemon.SdNotifyReady {
+			os.Unsetenv("NOTIFY_SOCKET") // the parent has gone; later states are for nobody
+		}
+	}
+	watchdog, _ := daemon.SdWatchdogEnabled(true)
 
 	srvOpts := server.Options{Logger: log}
 	if !o.quiet {
 		srvOpts.AccessLog = log
 	}
-	log.Info("starting", "version", version, "config", nameOr(o.config))
+	log.Log(ctx, logging.LevelNotice, "starting", "version", version, "config", nameOr(o.config), "pid", os.Getpid())
 	return service.Run(ctx, service.Options{
 		ConfigPath: o.config,
 		Config:     cfg,
 		Listeners:  lns,
 		Server:     srvOpts,
 		Logger:     log,
+		Notify:     notify,
+		Watchdog:   watchdog,
 	})
 }
 
-// loadConfig loads path (or the built-in default) and prints every warning
-// and error to w, one per line, as "file:line: key: problem".
-func loadConfig(path string, w io.Writer) (*config.Config, error) {
+// loadConfig loads path, or the built-in default when path is empty.
+func loadConfig(path string) (*config.Config, config.ErrorList, error) {
 	if path == "" {
-		return config.Default(), nil
+		return config.Default(), nil, nil
 	}
-	cfg, warns, err := config.Load(path)
-	for _, warn := range warns {
-		fmt.Fprintf(w, "warning: %s\n", warn)
-	}
-	if err != nil {
-		var list config.ErrorList
-		if errors.As(err, &list) {
-			for _, e := range list {
-				fmt.Fprintf(w, "error: %s\n", e)
-			}
-		} else {
-			fmt.Fprintf(w, "error: %s\n", err)
+	return config.Load(path)
+}
+
+// printConfigError prints every problem, one per line, as
+// "error: file:line: key: problem".
+func printConfigError(w io.Writer, err error) {
+	var list config.ErrorList
+	if errors.As(err, &list) {
+		for _, e := range list {
+			fmt.Fprintf(w, "error: %s\n", e)
 		}
-		return nil, err
+		return
 	}
-	return cfg, nil
+	fmt.Fprintf(w, "error: %s\n", err)
 }
 
 func nameOr(path string) string {
@@ -170,15 +317,12 @@ func nameOr(path string) string {
 	return path
 }
 
-// listenError explains the two usual reasons a bind fails.
-func listenError(addr string, err error) error {
-	switch {
-	case errors.Is(err, syscall.EADDRNOTAVAIL):
-		host, _, _ := net.SplitHostPort(addr)
-		return fmt.Errorf("%w\nthe address %s is not configured on this host; add it first, for example:\n"+
-			"  FreeBSD: ifconfig bridge0 inet %s/32 alias\n  Linux:   ip addr add %s/32 dev br0", err, host, host, host)
-	case errors.Is(err, syscall.EACCES):
-		return fmt.Errorf("%w\nports below 1024 need root (or CAP_NET_BIND_SERVICE on Linux); for a test, use --port 8000", err)
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
 	}
-	return err
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

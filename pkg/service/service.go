@@ -16,7 +16,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/coreos/go-systemd/v22/daemon"
+
 	"github.com/imdsd/imdsd/pkg/config"
+	"github.com/imdsd/imdsd/pkg/logging"
 	"github.com/imdsd/imdsd/pkg/server"
 )
 
@@ -35,8 +38,12 @@ type Options struct {
 	Listeners []net.Listener
 	Server    server.Options
 	Logger    *slog.Logger
-	// Ready, if set, is called once every listener is being served.
-	Ready func()
+	// Notify, if set, receives sd_notify(3) states: READY=1 once every
+	// listener is served, RELOADING=1 and READY=1 around reloads,
+	// STOPPING=1, and WATCHDOG=1 every Watchdog/2.
+	Notify func(state string)
+	// Watchdog is systemd's WatchdogSec (zero: no pings).
+	Watchdog time.Duration
 }
 
 // Run serves until ctx is done, then shuts down gracefully.
@@ -59,10 +66,18 @@ func Run(ctx context.Context, o Options) error {
 				errc <- fmt.Errorf("serving %s: %w", ln.Addr(), err)
 			}
 		}()
-		o.Logger.Info("listening", "addr", ln.Addr().String())
+		o.Logger.Log(ctx, logging.LevelNotice, "listening", "addr", ln.Addr().String())
 	}
-	if o.Ready != nil {
-		o.Ready()
+	notify := o.Notify
+	if notify == nil {
+		notify = func(string) {}
+	}
+	notify(daemon.SdNotifyReady)
+	var tick <-chan time.Time
+	if o.Watchdog > 0 {
+		t := time.NewTicker(o.Watchdog / 2)
+		defer t.Stop()
+		tick = t.C
 	}
 
 	var runErr error
@@ -74,11 +89,16 @@ loop:
 		case err := <-errc:
 			runErr = err
 			break loop
+		case <-tick:
+			notify(daemon.SdNotifyWatchdog)
 		case <-hup:
+			notify(daemon.SdNotifyReloading + "\n" + daemon.SdNotifyMonotonicUsec())
 			Reload(srv, o.ConfigPath, o.Logger)
+			notify(daemon.SdNotifyReady)
 		}
 	}
-	o.Logger.Info("shutting down")
+	notify(daemon.SdNotifyStopping)
+	o.Logger.Log(ctx, logging.LevelNotice, "shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
@@ -92,7 +112,7 @@ loop:
 // load is logged with every problem and leaves srv serving the old one.
 func Reload(srv *server.Server, path string, log *slog.Logger) bool {
 	if path == "" {
-		log.Info("reload: using the built-in default configuration")
+		log.Log(context.Background(), logging.LevelNotice, "reload: serving the built-in default configuration")
 		srv.Reload(config.Default())
 		return true
 	}
@@ -112,6 +132,6 @@ func Reload(srv *server.Server, path string, log *slog.Logger) bool {
 		return false
 	}
 	srv.Reload(cfg)
-	log.Info("configuration reloaded", "file", path)
+	log.Log(context.Background(), logging.LevelNotice, "configuration reloaded", "file", path)
 	return true
 }
