@@ -96,9 +96,11 @@ func Start(pidfile string, timeout time.Duration) error {
 	for {
 		select {
 		case m := <-msgs:
-			if status, ok := parse(m); ok {
+			status, ready := parse(m)
+			switch {
+			case ready:
 				return nil
-			} else if status != "" {
+			case strings.HasPrefix(m, "STATUS="):
 				return errors.New(status)
 			}
 		case err := <-exited:
@@ -111,15 +113,13 @@ func Start(pidfile string, timeout time.Duration) error {
 
 // parse reads one notification: ready, or a failure's STATUS text.
 func parse(m string) (status string, ready bool) {
-	if strings.HasPrefix(m, "STATUS=") {
-		return strings.TrimPrefix(m, "STATUS="), false
-	}
 	for _, line := range strings.Split(m, "\n") {
 		if line == daemon.SdNotifyReady {
 			return "", true
 		}
 	}
-	return "", false
+	// A failure is the child's whole error message, which may span lines.
+	return strings.TrimPrefix(m, "STATUS="), false
 }
 
 // Child is the detached process's handle on its pidfile.
