@@ -292,7 +292,7 @@ func serve(ctx context.Context, o *options, cfg *config.Config, warns config.Err
 // loadConfig loads path, or the built-in default when path is empty.
 func loadConfig(path string) (*config.Config, config.ErrorList, error) {
 	if path == "" {
-		return config.Default(), nil, nil
+		return config.Parse(config.DefaultName, config.DefaultJSON())
 	}
 	return config.Load(path)
 }

@@ -4,7 +4,10 @@
 // "/latest/meta-data/placement" name the same thing and neither redirects.
 package imdspath
 
-import "strings"
+import (
+	"bytes"
+	"strings"
+)
 
 // Clean returns path's segments joined by single slashes, with no leading or
 // trailing slash. "." segments are dropped and ".." removes the segment
@@ -15,19 +18,29 @@ func Clean(path string) string {
 	if isClean(path) {
 		return strings.Trim(path, "/")
 	}
-	segs := make([]string, 0, 8)
-	for _, s := range strings.Split(path, "/") {
-		switch s {
+	// Build the result in place: a segment is appended after a "/", and
+	// ".." cuts back to the last "/". Paths of usual length need no heap
+	// buffer, so the only allocation is the returned string.
+	var stack [256]byte
+	buf := stack[:0]
+	if len(path) > len(stack) {
+		buf = make([]byte, 0, len(path))
+	}
+	for rest, more := path, true; more; {
+		var seg string
+		seg, rest, more = strings.Cut(rest, "/")
+		switch seg {
 		case "", ".":
 		case "..":
-			if len(segs) > 0 {
-				segs = segs[:len(segs)-1]
-			}
+			buf = buf[:max(bytes.LastIndexByte(buf, '/'), 0)]
 		default:
-			segs = append(segs, s)
+			if len(buf) > 0 {
+				buf = append(buf, '/')
+			}
+			buf = append(buf, seg...)
 		}
 	}
-	return strings.Join(segs, "/")
+	return string(buf)
 }
 
 // isClean reports whether path has no empty, "." or ".." segment apart from

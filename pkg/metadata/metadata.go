@@ -3,10 +3,12 @@
 // answers lookups in it.
 //
 // The tree follows what real instances serve, byte for byte where clients
-// care: listings are sorted names joined by "\n" with no trailing newline and
-// directories suffixed "/"; leaves have no trailing newline except
-// public-keys/N/openssh-key; public-keys/ lists "N=name"; JSON documents use
-// AWS's "key" : value layout. Every name a listing shows can be fetched.
+// care: listings are sorted names joined by "\n" with no trailing newline
+// and directories suffixed "/" (except the version's own listing, which is
+// "dynamic\nmeta-data\nuser-data" as on EC2); leaves have no trailing
+// newline except public-keys/N/openssh-key; public-keys/ lists "N=name";
+// JSON documents use AWS's "key" : value layout. Every name a listing shows
+// can be fetched.
 //
 // A Tree is immutable once built and safe for concurrent lookups.
 package metadata
@@ -61,7 +63,8 @@ type Entry struct {
 }
 
 // Body returns the entry's content at time now. Most entries are fixed;
-// IAM credentials carry times that move with the clock.
+// IAM credentials carry times that move with the clock. The slice may be
+// shared between calls and goroutines: do not modify it.
 func (e *Entry) Body(now time.Time) []byte {
 	if e.dynamic != nil {
 		return e.dynamic(now)
@@ -111,10 +114,19 @@ func Build(c *config.Config, launched time.Time) *Tree {
 		"meta-data": metaData(c, launched),
 		"dynamic":   dynamic(c, launched),
 	}
-	if ud := c.UserDataBytes(); ud != nil {
+	// EC2 cannot hold empty user-data: giving none and giving "" both
+	// mean 404, which clients read as "no user-data".
+	if ud := c.UserDataBytes(); len(ud) > 0 {
 		root["user-data"] = &Entry{ContentType: OctetStream, body: ud}
 	}
-	t.add("", root)
+	// The version's own listing is the one listing whose directories carry
+	// no "/": "dynamic\nmeta-data\nuser-data" on a real instance.
+	names := make([]string, 0, len(root))
+	for name := range root {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	t.add("", listed{dir: root, listing: lines(names)})
 	return t
 }
 

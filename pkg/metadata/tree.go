@@ -141,24 +141,25 @@ func dynamic(c *config.Config, launched time.Time) dir {
 }
 
 // IdentityDocument is dynamic/instance-identity/document, in the field order
-// and layout of AWS's documentation.
+// and layout of the example in AWS's documentation
+// (instance-identity-documents), with the values the meta-data tree serves.
 func IdentityDocument(c *config.Config, launched time.Time) string {
 	return jsonObject(
-		"accountId", c.AccountID,
-		"architecture", c.Architecture,
-		"availabilityZone", c.AvailabilityZone,
-		"billingProducts", nil,
 		"devpayProductCodes", nil,
 		"marketplaceProductCodes", nil,
-		"imageId", c.AMIID,
-		"instanceId", c.InstanceID,
-		"instanceType", c.InstanceType,
-		"kernelId", nil,
-		"pendingTime", stamp(launched),
+		"availabilityZone", c.AvailabilityZone,
 		"privateIp", c.LocalIPv4,
+		"version", "2017-09-30",
+		"instanceId", c.InstanceID,
+		"billingProducts", nil,
+		"instanceType", c.InstanceType,
+		"accountId", c.AccountID,
+		"imageId", c.AMIID,
+		"pendingTime", stamp(launched),
+		"architecture", c.Architecture,
+		"kernelId", nil,
 		"ramdiskId", nil,
 		"region", c.Region,
-		"version", "2017-09-30",
 	)
 }
 

@@ -87,43 +87,79 @@ func (s *Sealer) WithClock(now func() time.Time) *Sealer {
 }
 
 // Mint returns a token valid for ttl from now, only for the given binding
-// (the identity of the client that asked for it).
+// (the identity of the client that asked for it). A ttl of zero or less
+// gives a token that is already expired; callers bound ttl to [MaxTTL].
 func (s *Sealer) Mint(ttl time.Duration, binding []byte) string {
-	var raw [rawLen]byte
+	// One scratch value holds everything the AEAD sees: passing slices
+	// through the cipher.AEAD interface moves them to the heap, so keeping
+	// them together costs one allocation instead of three.
+	sc := new(scratch)
+	raw := sc.raw[:rawLen]
 	copy(raw[:hdrLen], header[:])
 	nonce := raw[hdrLen : hdrLen+nonceLen]
 	if _, err := rand.Read(nonce); err != nil {
 		panic("token: reading random nonce: " + err.Error()) // crypto/rand never fails on supported systems
 	}
-	var body [bodyLen]byte
-	binary.BigEndian.PutUint64(body[:], uint64(s.now().Add(ttl).UnixNano()))
-	s.aead.Seal(raw[hdrLen+nonceLen:hdrLen+nonceLen], nonce, body[:], aad(binding))
-	return base64.URLEncoding.EncodeToString(raw[:])
+	binary.BigEndian.PutUint64(sc.body[:], uint64(s.now().Add(ttl).UnixNano()))
+	s.aead.Seal(raw[hdrLen+nonceLen:hdrLen+nonceLen], nonce, sc.body[:], sc.aad(binding))
+	var out [Len]byte
+	encoding.Encode(out[:], raw)
+	return string(out[:])
 }
 
 // Verify checks that tok was minted by s for binding and has not expired,
-// and returns how long it has left.
+// and returns how long it has left. Only the exact string Mint returned is
+// accepted: a token that differs in any character, including the unused
+// low bits of the last base64 digit, is ErrMalformed or ErrInvalid.
 func (s *Sealer) Verify(tok string, binding []byte) (time.Duration, error) {
-	if len(tok) != Len {
+	if len(tok) != Len || tok[Len-2:] != "==" {
 		return 0, ErrMalformed
 	}
-	var raw [rawLen + 2]byte // DecodedLen(56) is 42 before padding is accounted for
-	n, err := base64.URLEncoding.Decode(raw[:], []byte(tok))
-	if err != nil || n != rawLen || [hdrLen]byte(raw[:hdrLen]) != header {
+	// The base64 decoder skips CR and LF and, unless strict, ignores the
+	// unused bits of the last digit; check the alphabet here so that one
+	// token has exactly one spelling.
+	var src [Len]byte
+	for i := range Len - 2 {
+		c := tok[i]
+		if !inAlphabet(c) {
+			return 0, ErrMalformed
+		}
+		src[i] = c
+	}
+	src[Len-2], src[Len-1] = '=', '='
+	sc := new(scratch)
+	n, err := encoding.Decode(sc.raw[:], src[:])
+	if err != nil || n != rawLen || [hdrLen]byte(sc.raw[:hdrLen]) != header {
 		return 0, ErrMalformed
 	}
-	var body [bodyLen]byte
+	raw := sc.raw[:rawLen]
 	nonce := raw[hdrLen : hdrLen+nonceLen]
-	if _, err := s.aead.Open(body[:0], nonce, raw[hdrLen+nonceLen:rawLen], aad(binding)); err != nil {
+	if _, err := s.aead.Open(sc.body[:0], nonce, raw[hdrLen+nonceLen:], sc.aad(binding)); err != nil {
 		return 0, ErrInvalid
 	}
-	left := time.Unix(0, int64(binary.BigEndian.Uint64(body[:]))).Sub(s.now())
+	left := time.Unix(0, int64(binary.BigEndian.Uint64(sc.body[:]))).Sub(s.now())
 	if left <= 0 {
 		return 0, ErrExpired
 	}
 	return left, nil
 }
 
-func aad(binding []byte) []byte {
-	return append(header[:len(header):len(header)], binding...)
+// encoding is the wire encoding: base64url with padding, strict about the
+// unused bits of the last digit.
+var encoding = base64.URLEncoding.Strict()
+
+func inAlphabet(c byte) bool {
+	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_'
+}
+
+// scratch is the working memory of one Mint or Verify.
+type scratch struct {
+	raw    [rawLen + 2]byte // DecodedLen(Len) is 42: room for the padding
+	body   [bodyLen]byte
+	aadBuf [hdrLen + 16]byte // header and an IPv6 address fit without growing
+}
+
+// aad is the associated data: the header, then the binding.
+func (sc *scratch) aad(binding []byte) []byte {
+	return append(append(sc.aadBuf[:0], header[:]...), binding...)
 }
