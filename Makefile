@@ -1,12 +1,17 @@
 # imdsd Makefile: works with GNU make (>= 4.0) and BSD make (bmake).
-# Only the subset both accept is used: ?=, !=, $(VAR), explicit rules.
+# Only the subset both accept is used: ?=, !=, $(VAR), explicit rules, and
+# variable-name indirection ($(VAR_$(OS))) for per-OS defaults; no
+# conditionals, $(shell), $(wildcard), pattern rules or $^.
 
 GO      ?= go
 VERSION != (git describe --tags --always --dirty 2>/dev/null || echo dev) | sed 's/^v//'
 LDFLAGS  = -s -w -X main.version=$(VERSION)
 GOBUILD  = CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 
-# Installation layout; DESTDIR is prepended to every path at install time.
+# Installation layout.  DESTDIR is prepended to every path at install time
+# and never ends up in an installed file; the other directories are what
+# the installed files refer to.  Override any of them on the command line:
+#	make install PREFIX=/usr DESTDIR=/tmp/stage
 OS      != uname -s
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -14,7 +19,38 @@ BINDIR  ?= $(PREFIX)/bin
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR  ?= $(PREFIX)/share/man
 
-.PHONY: all build run test test-go lint fmt vet bench cross clean
+# The configuration lives under PREFIX on the BSDs and in /etc on Linux.
+SYSCONFDIR_FreeBSD   = $(PREFIX)/etc
+SYSCONFDIR_DragonFly = $(PREFIX)/etc
+SYSCONFDIR_NetBSD    = $(PREFIX)/etc
+SYSCONFDIR_OpenBSD   = $(PREFIX)/etc
+SYSCONFDIR_Darwin    = $(PREFIX)/etc
+SYSCONFDIR_Linux     = /etc
+SYSCONFDIR ?= $(SYSCONFDIR_$(OS))
+ETCDIR     ?= $(SYSCONFDIR)/imdsd
+
+# FreeBSD: rc.d script, syslogd and newsyslog snippets.
+RCDIR        ?= $(PREFIX)/etc/rc.d
+SYSLOGDIR    ?= $(PREFIX)/etc/syslog.d
+NEWSYSLOGDIR ?= $(PREFIX)/etc/newsyslog.conf.d
+# Linux: systemd searches /usr/lib/systemd/system (PREFIX=/usr) and
+# /usr/local/lib/systemd/system (PREFIX=/usr/local).
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+
+# install(1) with portable flags only: no -D, -t, -v, -o or -g, so that
+# staging into DESTDIR works without root.
+INSTALL ?= install
+BINMODE ?= 0755
+MANMODE ?= 0644
+CONFMODE ?= 0644
+SCRIPTMODE ?= 0755
+
+# sed script rendering the templates (rc.d/imdsd.in, systemd/imdsd.service.in).
+SUBST = -e 's|%%PREFIX%%/sbin|$(SBINDIR)|g' -e 's|%%PREFIX%%/etc/imdsd|$(ETCDIR)|g' \
+	-e 's|%%PREFIX%%|$(PREFIX)|g' -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@ETCDIR@|$(ETCDIR)|g'
+
+.PHONY: all build run test test-go lint fmt vet bench cross clean render \
+	install install-FreeBSD install-Linux uninstall uninstall-FreeBSD uninstall-Linux
 
 all: build
 
@@ -32,9 +68,12 @@ test: lint test-go
 test-go:
 	$(GO) test -race -count=1 ./...
 
+# Static checks.  The Go tests of cmd/imdsd (dist_test.go) go further:
+# shellcheck, systemd-analyze verify and security, make install layouts.
 lint: vet
 	@out=$$(gofmt -l cmd pkg); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@for f in man/*.[158]; do [ -e "$$f" ] || continue; mandoc -Tlint -Wwarning "$$f" || exit 1; done
+	@sed $(SUBST) rc.d/imdsd.in | sh -n
 
 vet:
 	$(GO) vet ./...
@@ -49,6 +88,66 @@ cross:
 	for t in freebsd/amd64 freebsd/arm64 linux/amd64 linux/arm64; do \
 		GOOS=$${t%/*} GOARCH=$${t#*/} $(GOBUILD) -o build/$${t%/*}-$${t#*/}/ ./cmd/... || exit 1; \
 	done
+
+# Render the templates for this layout.  Always redone: they depend on the
+# directory variables, not only on the templates.
+render:
+	@mkdir -p build/rc.d build/systemd
+	sed $(SUBST) rc.d/imdsd.in >build/rc.d/imdsd.tmp
+	mv build/rc.d/imdsd.tmp build/rc.d/imdsd
+	sed $(SUBST) systemd/imdsd.service.in >build/systemd/imdsd.service.tmp
+	mv build/systemd/imdsd.service.tmp build/systemd/imdsd.service
+
+# Common files, then the service files of this OS (install-FreeBSD or
+# install-Linux; nothing on other systems).  imdsd.conf is created from the
+# sample only when it does not exist yet, as a port's @sample does.
+OSINSTALL_FreeBSD   = install-FreeBSD
+OSINSTALL_Linux     = install-Linux
+OSUNINSTALL_FreeBSD = uninstall-FreeBSD
+OSUNINSTALL_Linux   = uninstall-Linux
+
+install: build render $(OSINSTALL_$(OS))
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(ETCDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	$(INSTALL) -m $(BINMODE) bin/imdsd $(DESTDIR)$(SBINDIR)/imdsd
+	$(INSTALL) -m $(BINMODE) bin/getimds $(DESTDIR)$(BINDIR)/getimds
+	$(INSTALL) -m $(MANMODE) man/getimds.1 $(DESTDIR)$(MANDIR)/man1/getimds.1
+	$(INSTALL) -m $(MANMODE) man/imdsd.conf.5 $(DESTDIR)$(MANDIR)/man5/imdsd.conf.5
+	$(INSTALL) -m $(MANMODE) man/imdsd.8 $(DESTDIR)$(MANDIR)/man8/imdsd.8
+	$(INSTALL) -m $(CONFMODE) etc/imdsd.conf.sample $(DESTDIR)$(ETCDIR)/imdsd.conf.sample
+	@if [ ! -e $(DESTDIR)$(ETCDIR)/imdsd.conf ]; then \
+		echo "$(INSTALL) -m $(CONFMODE) etc/imdsd.conf.sample $(DESTDIR)$(ETCDIR)/imdsd.conf"; \
+		$(INSTALL) -m $(CONFMODE) etc/imdsd.conf.sample $(DESTDIR)$(ETCDIR)/imdsd.conf; \
+	fi
+
+install-FreeBSD: render
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(RCDIR) $(DESTDIR)$(SYSLOGDIR) $(DESTDIR)$(NEWSYSLOGDIR)
+	$(INSTALL) -m $(SCRIPTMODE) build/rc.d/imdsd $(DESTDIR)$(RCDIR)/imdsd
+	$(INSTALL) -m $(CONFMODE) etc/syslog.d/imdsd.conf $(DESTDIR)$(SYSLOGDIR)/imdsd.conf
+	$(INSTALL) -m $(CONFMODE) etc/newsyslog.conf.d/imdsd.conf $(DESTDIR)$(NEWSYSLOGDIR)/imdsd.conf
+
+install-Linux: render
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(SYSTEMDUNITDIR)
+	$(INSTALL) -m $(CONFMODE) systemd/imdsd.socket $(DESTDIR)$(SYSTEMDUNITDIR)/imdsd.socket
+	$(INSTALL) -m $(CONFMODE) build/systemd/imdsd.service $(DESTDIR)$(SYSTEMDUNITDIR)/imdsd.service
+
+# Removes what install put in place, except an imdsd.conf that differs from
+# the sample (a port's @sample does the same) and the directories.
+uninstall: $(OSUNINSTALL_$(OS))
+	rm -f $(DESTDIR)$(SBINDIR)/imdsd $(DESTDIR)$(BINDIR)/getimds \
+		$(DESTDIR)$(MANDIR)/man1/getimds.1 $(DESTDIR)$(MANDIR)/man5/imdsd.conf.5 \
+		$(DESTDIR)$(MANDIR)/man8/imdsd.8
+	@if cmp -s $(DESTDIR)$(ETCDIR)/imdsd.conf $(DESTDIR)$(ETCDIR)/imdsd.conf.sample; then \
+		echo "rm -f $(DESTDIR)$(ETCDIR)/imdsd.conf"; rm -f $(DESTDIR)$(ETCDIR)/imdsd.conf; \
+	fi
+	rm -f $(DESTDIR)$(ETCDIR)/imdsd.conf.sample
+	@rmdir $(DESTDIR)$(ETCDIR) 2>/dev/null || true
+
+uninstall-FreeBSD:
+	rm -f $(DESTDIR)$(RCDIR)/imdsd $(DESTDIR)$(SYSLOGDIR)/imdsd.conf $(DESTDIR)$(NEWSYSLOGDIR)/imdsd.conf
+
+uninstall-Linux:
+	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/imdsd.socket $(DESTDIR)$(SYSTEMDUNITDIR)/imdsd.service
 
 clean:
 	rm -rf bin build

@@ -59,9 +59,10 @@ type options struct {
 	tag        string
 }
 
-const usage = `usage: imdsd [-dt] [-c file] [--host addr] [--port port] [-l addr:port]...
+const usage = `usage: imdsd [-d] [-c file] [--host addr] [--port port] [-l addr:port]...
              [-p pidfile] [-u user] [--log dest] [--log-facility facility]
              [--log-tag tag] [--no-access-log]
+       imdsd -t [-c file]
        imdsd --version
 
   -c, --config file      read the configuration from file
