@@ -7,14 +7,19 @@
 // aws-ec2-imdsv2-get, which sends exactly such requests ("GET //
 // HTTP/1.1\r\n\r\n"), and real EC2 answers them. Rather than replace net/http
 // with a hand-written server, [Listener] wraps each accepted connection: it
-// reads the request head, and if the request is HTTP/1.1 and names no host,
-// it inserts "Host: <local address>" after the request line before net/http
-// sees a byte. Everything else passes through untouched, and the read
-// deadlines net/http sets still bound how long reading the head may take.
+// reads the request head, and if the request is HTTP/1.1 (or a later 1.x,
+// which net/http treats alike) and names no host, it inserts
+// "Host: <local address>" after the request line before net/http sees a
+// byte. Everything else passes through untouched, and the read deadlines
+// net/http sets still bound how long reading the head may take.
+//
+// Leading empty lines before the request line are looked past when
+// deciding, but kept: net/http refuses them with 400 either way.
 package hostheader
 
 import (
 	"bytes"
+	"errors"
 	"net"
 )
 
@@ -48,11 +53,23 @@ type Conn struct {
 // Unwrap returns the underlying connection, for socket options.
 func (c *Conn) Unwrap() net.Conn { return c.Conn }
 
+// CloseWrite shuts down the sending side of the underlying connection when
+// it has one (TCP and Unix sockets do). net/http calls it before the
+// lingering close it makes after refusing or cutting short a request, so
+// that the client gets its EOF at once; embedding net.Conn alone would hide
+// it.
+func (c *Conn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
+}
+
 func (c *Conn) Read(p []byte) (int, error) {
 	if !c.started {
 		c.started = true
 		c.pending, c.err = readHead(c.Conn)
-		c.pending = Fix(c.pending, func() string { return c.LocalAddr().String() })
+		c.pending = Fix(c.pending, func() string { return hostFor(c.LocalAddr()) })
 	}
 	if len(c.pending) > 0 {
 		n := copy(p, c.pending)
@@ -67,47 +84,85 @@ func (c *Conn) Read(p []byte) (int, error) {
 	return c.Conn.Read(p)
 }
 
+// hostFor is the Host inserted for a connection accepted at addr: the TCP
+// address, or "localhost" for other kinds (a Unix socket's path is not a
+// valid Host, and net/http would refuse the request).
+func hostFor(addr net.Addr) string {
+	if a, ok := addr.(*net.TCPAddr); ok {
+		return a.String()
+	}
+	return "localhost"
+}
+
 // readHead reads until the buffer holds a complete request head (ending in
-// an empty line), MaxHead bytes, or an error.
+// an empty line), MaxHead bytes, or an error. Each byte is looked at once,
+// however finely the client splits its writes.
 func readHead(c net.Conn) ([]byte, error) {
 	buf := make([]byte, 0, 1024)
+	var sc scanner
 	for {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
 		}
 		n, err := c.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
-		if headEnd(buf) >= 0 || len(buf) >= MaxHead || err != nil {
+		if sc.end(buf) >= 0 || len(buf) >= MaxHead || err != nil {
 			return buf, err
 		}
 	}
 }
 
-// headEnd returns the index just past the empty line ending the head of
-// the request at the start of b, or -1. Leading empty lines, which servers
-// must ignore, are skipped first.
-func headEnd(b []byte) int {
-	start := 0
-	for start < len(b) && (b[start] == '\r' || b[start] == '\n') {
-		start++
+// scanner finds the end of a request head in a buffer that grows between
+// calls, resuming where it stopped.
+type scanner struct {
+	started bool // past the empty lines before the request line
+	pos     int  // next byte to look at
+}
+
+// end returns the index just past the empty line ending the head of the
+// request at the start of b, or -1. Leading empty lines, which RFC 9112
+// lets servers ignore, are skipped first (net/http does not ignore them,
+// but the head's end is found all the same). b must extend the b of
+// earlier calls.
+func (s *scanner) end(b []byte) int {
+	if !s.started {
+		for s.pos < len(b) && (b[s.pos] == '\r' || b[s.pos] == '\n') {
+			s.pos++
+		}
+		if s.pos == len(b) {
+			return -1
+		}
+		s.started = true
 	}
-	for i := start; i < len(b); i++ {
-		if b[i] != '\n' {
+	for ; s.pos < len(b); s.pos++ {
+		if b[s.pos] != '\n' {
 			continue
 		}
+		i := s.pos
 		switch {
-		case i+1 < len(b) && b[i+1] == '\n':
+		case i+1 >= len(b):
+			return -1 // look at this newline again when more has come
+		case b[i+1] == '\n':
 			return i + 2
-		case i+2 < len(b) && b[i+1] == '\r' && b[i+2] == '\n':
+		case b[i+1] != '\r':
+		case i+2 >= len(b):
+			return -1
+		case b[i+2] == '\n':
 			return i + 3
 		}
 	}
 	return -1
 }
 
+// headEnd is [scanner.end] for a whole buffer.
+func headEnd(b []byte) int {
+	var s scanner
+	return s.end(b)
+}
+
 // Fix returns buf with a Host header inserted after the request line when
-// buf starts with a complete HTTP/1.1 request head that has none. host is
-// called only then. Otherwise buf is returned as it is.
+// buf starts with a complete HTTP/1.1 (or later 1.x) request head that has
+// none. host is called only then. Otherwise buf is returned as it is.
 func Fix(buf []byte, host func() string) []byte {
 	end := headEnd(buf)
 	if end < 0 {
@@ -119,8 +174,7 @@ func Fix(buf []byte, host func() string) []byte {
 		skip++
 	}
 	nl := bytes.IndexByte(head[skip:], '\n') + skip
-	line := bytes.TrimRight(head[skip:nl], "\r")
-	if !bytes.HasSuffix(line, []byte(" HTTP/1.1")) {
+	if !needsHost(bytes.TrimRight(head[skip:nl], "\r")) {
 		return buf
 	}
 	for rest := head[nl+1:]; len(rest) > 0; {
@@ -137,4 +191,16 @@ func Fix(buf []byte, host func() string) []byte {
 	out = append(out, host()...)
 	out = append(out, "\r\n"...)
 	return append(out, buf[nl+1:]...)
+}
+
+// needsHost reports whether a request line names a protocol version for
+// which net/http demands a Host header: HTTP/1.1, or any later HTTP/1.x,
+// which net/http treats alike.
+func needsHost(line []byte) bool {
+	const suffix = " HTTP/1.d"
+	if len(line) < len(suffix) {
+		return false
+	}
+	v := line[len(line)-len(suffix):]
+	return bytes.HasPrefix(v, []byte(" HTTP/1.")) && v[len(v)-1] >= '1' && v[len(v)-1] <= '9'
 }

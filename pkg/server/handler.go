@@ -1,11 +1,14 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/imdsd/imdsd/pkg/imdspath"
@@ -20,48 +23,55 @@ const (
 	hdrXFF   = "X-Forwarded-For"
 )
 
+// Allow header values.
+const (
+	allowToken = "OPTIONS, PUT"
+	allowMeta  = "OPTIONS, GET, HEAD"
+)
+
+// StatusClientGone is the status the access log records for a request whose
+// client went away before it was answered (during an injected delay); no
+// response is sent. It is nginx's "client closed request".
+const StatusClientGone = 499
+
+// bodyGrace is how long a request body the handler does not read may keep
+// arriving after the response. net/http drains an unread body before it
+// closes the connection, with no deadline of its own, so a client that
+// announces a body and never sends it would otherwise hold the connection
+// (and a client reading to EOF would hang). Draining a body that is on its
+// way, rather than closing on it, spares the client a reset that could
+// destroy the response.
+const bodyGrace = 250 * time.Millisecond
+
 // reply is a whole response, decided before a byte is written, so that
 // every response gets the same framing and the same access log line.
 type reply struct {
-	status   int
-	ctype    string
-	body     []byte
-	ttl      int       // > 0: sent as X-Aws-Ec2-Metadata-Token-Ttl-Seconds
-	allow    string    // sent as Allow (405 and OPTIONS)
-	modified time.Time // sent as Last-Modified when not zero
+	status int
+	ctype  string
+	body   []byte
+	ttl    int    // > 0: sent as X-Aws-Ec2-Metadata-Token-Ttl-Seconds
+	allow  string // sent as Allow (405 and OPTIONS)
+	// meta marks a metadata answer (a listing, a leaf, user-data): sent
+	// with Accept-Ranges: none and, when modified is set, Last-Modified,
+	// as EC2 does. The token response has neither.
+	meta     bool
+	modified time.Time
 }
 
 // ServeHTTP answers one request. It never panics: a panic while deciding the
 // answer becomes a 500 and a log line.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := s.opts.Now()
-	st := s.state.Load()
-	version, rest := imdspath.Split(r.URL.Path)
-
-	delay, forced := st.cfg.DefaultDelayMS, 0
-	if version != "" {
-		delay, forced = st.cfg.Fault(rest)
+	rep, ok := s.answer(r)
+	n := 0
+	if ok {
+		n = s.write(w, r, &rep)
 	}
-	if delay > 0 {
-		t := time.NewTimer(time.Duration(delay) * time.Millisecond)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
+	if r.ContentLength != 0 {
+		// Not supported by every ResponseWriter (httptest's); then there
+		// is no connection to hold either.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyGrace))
 	}
-
-	var rep reply
-	switch {
-	case !st.cfg.EndpointEnabled():
-		rep = errorReply(http.StatusForbidden)
-	case forced != 0:
-		rep = errorReply(forced)
-	default:
-		rep = s.decide(r, st, version, rest)
-	}
-	n := s.write(w, r, &rep)
 	if s.opts.AccessLog != nil {
 		s.opts.AccessLog.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("client", r.RemoteAddr),
@@ -74,14 +84,50 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// decide works out the answer to a request for an enabled endpoint.
-func (s *Server) decide(r *http.Request, st *state, version, rest string) (rep reply) {
+// answer decides the reply to r, after any injected delay. ok is false when
+// the client went away during the delay: there is no one to answer.
+func (s *Server) answer(r *http.Request) (rep reply, ok bool) {
 	defer func() {
 		if p := recover(); p != nil {
-			s.log.Error("panic answering request", "client", r.RemoteAddr, "path", r.RequestURI, "panic", fmt.Sprint(p))
-			rep = errorReply(http.StatusInternalServerError)
+			s.log.Error("panic answering request", "client", r.RemoteAddr, "method", r.Method,
+				"path", r.RequestURI, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			rep, ok = errorReply(http.StatusInternalServerError), true
 		}
 	}()
+	st := s.state.Load()
+	// Fault keys are normalised with imdspath.Key, so match on the same.
+	delay, forced := st.cfg.Fault(imdspath.Key(r.URL.Path))
+	if delay > 0 && !sleep(r.Context(), s.stop, time.Duration(delay)*time.Millisecond) {
+		return reply{status: StatusClientGone}, false
+	}
+	switch {
+	case !st.cfg.EndpointEnabled():
+		return errorReply(http.StatusForbidden), true
+	case forced != 0:
+		return errorReply(forced), true
+	}
+	version, rest := imdspath.Split(r.URL.Path)
+	return s.decide(r, st, version, rest), true
+}
+
+// sleep waits for d, or until stop is closed (the server is shutting
+// down: answer now), or until ctx is done (the client went away: there is
+// no one to answer), and reports whether to answer.
+func sleep(ctx context.Context, stop <-chan struct{}, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-stop:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// decide works out the answer to a request for an enabled endpoint.
+func (s *Server) decide(r *http.Request, st *state, version, rest string) reply {
 	if rest == "api/token" && version != "" {
 		return s.mint(r, version)
 	}
@@ -102,15 +148,16 @@ func (s *Server) decide(r *http.Request, st *state, version, rest string) (rep r
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 	case http.MethodOptions:
-		return reply{status: http.StatusOK, ctype: metadata.TextPlain, allow: "OPTIONS, GET, HEAD", ttl: ttl}
+		return reply{status: http.StatusOK, ctype: metadata.TextPlain, allow: allowMeta, ttl: ttl}
 	default:
 		rep := errorReply(http.StatusMethodNotAllowed)
-		rep.allow = "OPTIONS, GET, HEAD"
+		rep.allow = allowMeta
 		return rep
 	}
 
 	if version == "" {
-		return reply{status: http.StatusOK, ctype: metadata.TextPlain, body: metadata.VersionList(), ttl: ttl}
+		return reply{status: http.StatusOK, ctype: metadata.TextPlain, body: metadata.VersionList(),
+			ttl: ttl, meta: true, modified: st.tree.Modified}
 	}
 	if !metadata.KnownVersion(version) {
 		return errorReply(http.StatusNotFound)
@@ -124,6 +171,7 @@ func (s *Server) decide(r *http.Request, st *state, version, rest string) (rep r
 		ctype:    e.ContentType,
 		body:     e.Body(s.opts.Now()),
 		ttl:      ttl,
+		meta:     true,
 		modified: st.tree.Modified,
 	}
 }
@@ -132,10 +180,10 @@ func (s *Server) decide(r *http.Request, st *state, version, rest string) (rep r
 func (s *Server) mint(r *http.Request, version string) reply {
 	switch {
 	case r.Method == http.MethodOptions:
-		return reply{status: http.StatusOK, ctype: metadata.TextPlain, allow: "OPTIONS, PUT"}
+		return reply{status: http.StatusOK, ctype: metadata.TextPlain, allow: allowToken}
 	case r.Method != http.MethodPut:
 		rep := errorReply(http.StatusMethodNotAllowed)
-		rep.allow = "OPTIONS, PUT"
+		rep.allow = allowToken
 		return rep
 	case len(r.Header[hdrXFF]) > 0:
 		// A proxy forwarded this; tokens are for the instance itself.
@@ -151,10 +199,10 @@ func (s *Server) mint(r *http.Request, version string) reply {
 	return reply{status: http.StatusOK, ctype: metadata.TextPlain, body: []byte(tok), ttl: ttl}
 }
 
-// parseTTL accepts exactly one header value of plain decimal digits from 1
-// to 21600.
+// parseTTL accepts exactly one header value of plain decimal digits (no
+// sign, no blanks) from 1 to 21600; leading zeros are allowed.
 func parseTTL(vals []string) (int, bool) {
-	if len(vals) != 1 || len(vals[0]) == 0 || len(vals[0]) > 5 {
+	if len(vals) != 1 || vals[0] == "" {
 		return 0, false
 	}
 	for _, c := range vals[0] {
@@ -162,7 +210,11 @@ func parseTTL(vals []string) (int, bool) {
 			return 0, false
 		}
 	}
-	n, _ := strconv.Atoi(vals[0])
+	v := strings.TrimLeft(vals[0], "0")
+	if len(v) > 5 {
+		return 0, false
+	}
+	n, _ := strconv.Atoi(v) // "" (all zeros) gives 0
 	return n, n >= 1 && n <= int(token.MaxTTL/time.Second)
 }
 
@@ -183,11 +235,11 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, rep *reply) int {
 	h["Connection"] = []string{"close"}
 	h["Content-Type"] = []string{rep.ctype}
 	h["Content-Length"] = []string{strconv.Itoa(len(rep.body))}
-	if rep.status == http.StatusOK && rep.ctype == metadata.TextPlain && rep.allow == "" {
+	if rep.meta {
 		h["Accept-Ranges"] = []string{"none"}
-	}
-	if !rep.modified.IsZero() {
-		h["Last-Modified"] = []string{rep.modified.UTC().Format(http.TimeFormat)}
+		if !rep.modified.IsZero() {
+			h["Last-Modified"] = []string{rep.modified.UTC().Format(http.TimeFormat)}
+		}
 	}
 	if rep.ttl > 0 {
 		h[hdrTTL] = []string{strconv.Itoa(rep.ttl)}

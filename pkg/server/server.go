@@ -17,9 +17,11 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -37,7 +39,10 @@ type Options struct {
 	AccessLog *slog.Logger
 	// Sealer mints and checks tokens. Nil means a fresh random key.
 	Sealer *token.Sealer
-	// Now is the clock. Nil means time.Now.
+	// Now is the clock for token lifetimes, IAM credential times and the
+	// launch time. When set, it replaces the Sealer's clock too, so that
+	// one clock decides everything. Nil means time.Now. Injected delays
+	// and network deadlines always use real time.
 	Now func() time.Time
 	// ReadHeaderTimeout bounds how long a client may take to send its
 	// request head. Zero means 10 seconds.
@@ -52,6 +57,8 @@ type Server struct {
 	launched time.Time
 	state    atomic.Pointer[state]
 	http     *http.Server
+	stop     chan struct{} // closed by Shutdown: injected delays end
+	stopOnce sync.Once
 }
 
 // state is everything a configuration determines, swapped as one on reload.
@@ -63,6 +70,10 @@ type state struct {
 // New returns a Server for cfg. cfg must come from the config package, which
 // guarantees it is complete and valid.
 func New(cfg *config.Config, opts Options) (*Server, error) {
+	if cfg == nil {
+		return nil, errors.New("server: no configuration")
+	}
+	clock := opts.Now
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -76,14 +87,18 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 	if sealer == nil {
 		var err error
 		if sealer, err = token.NewRandom(); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("server: making the token key: %w", err)
 		}
+	}
+	if clock != nil {
+		sealer = sealer.WithClock(clock)
 	}
 	s := &Server{
 		opts:     opts,
 		log:      opts.Logger,
 		sealer:   sealer,
 		launched: opts.Now(),
+		stop:     make(chan struct{}),
 	}
 	s.Reload(cfg)
 	s.http = &http.Server{
@@ -91,12 +106,15 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		ReadHeaderTimeout: opts.ReadHeaderTimeout,
 		MaxHeaderBytes:    hostheader.MaxHead,
 		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
+		// "OPTIONS *" is answered by the handler, with EC2's framing,
+		// rather than by net/http's built-in answer.
+		DisableGeneralOptionsHandler: true,
 	}
 	s.http.SetKeepAlivesEnabled(false) // EC2 closes every connection after one response
 	return s, nil
 }
 
-// Reload swaps in a new configuration. Requests already being answered
+// Reload swaps in a new configuration, which must not be nil. Requests already being answered
 // finish with the old one; tokens issued before stay valid.
 func (s *Server) Reload(cfg *config.Config) {
 	s.state.Store(&state{cfg: cfg, tree: metadata.Build(cfg, s.launched)})
@@ -116,8 +134,10 @@ func (s *Server) Serve(ln net.Listener) error {
 }
 
 // Shutdown stops accepting connections and waits, until ctx is done, for
-// requests in flight to finish; then it closes what remains.
+// requests in flight to finish; then it closes what remains. Requests
+// waiting out an injected delay are answered at once.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopOnce.Do(func() { close(s.stop) })
 	err := s.http.Shutdown(ctx)
 	if err != nil {
 		s.http.Close()
