@@ -79,7 +79,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.String("path", r.RequestURI),
 			slog.Int("status", rep.status),
 			slog.Int("bytes", n),
-			slog.Duration("time", s.opts.Now().Sub(start)),
+			slog.Duration("duration", s.opts.Now().Sub(start)),
 		)
 	}
 }
