@@ -9,8 +9,15 @@
 // Loading happens in three steps, in the manner of Caddy's modules: decode
 // (JSON into [Config]), provision (derive what was left out from what was
 // given) and validate (reject what a client cannot use, warn about what a
-// client will trip on). A [Config] returned without error is complete and
-// never changes afterwards, so it can be shared between goroutines.
+// client will trip on). A key given as "" is the same as a key left out;
+// null is accepted only for user_data, user_data_base64 and iam, and also
+// means "left out". Every problem found is reported, as an [ErrorList] of
+// messages "file:line: key: problem and the expected form", in file order.
+// Keys are written as paths: "iam.role", "ssh_public_keys[1]",
+// `force_status["meta-data/instance-id"]`.
+//
+// A [Config] returned without error is complete and never changes
+// afterwards, so it can be shared between goroutines.
 package config
 
 import (
@@ -105,8 +112,10 @@ func (c *Config) TokensRequired() bool { return c.HTTPTokens != "optional" }
 // EndpointEnabled reports whether the service answers at all.
 func (c *Config) EndpointEnabled() bool { return c.HTTPEndpoint != "disabled" }
 
-// Fault returns the fault injected for a normalised path (as returned by
-// [NormalizePath]) and the delay that applies to it.
+// Fault returns the delay and the forced status (0 for none) for a request
+// path below the API version, as imdspath.Split returns it ("meta-data/
+// instance-id", "api/token"). A path with no delay of its own gets
+// default_delay_ms.
 func (c *Config) Fault(path string) (delayMS, status int) {
 	delayMS = c.DefaultDelayMS
 	if f, ok := c.faults[path]; ok {
@@ -134,7 +143,9 @@ var defaultJSON []byte
 const DefaultName = "(built-in default)"
 
 // Default returns the built-in configuration: the example of the original
-// mock's README.
+// mock's README. Each call returns a configuration of its own. It panics
+// only if the embedded default.json does not load, which the package's
+// tests rule out.
 func Default() *Config {
 	c, _, err := Parse(DefaultName, defaultJSON)
 	if err != nil {

@@ -4,9 +4,11 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"sort"
 	"strings"
 
 	"github.com/imdsd/imdsd/pkg/imdspath"
@@ -27,7 +29,9 @@ const (
 // provision fills in what the file left out, deriving it from what it gave:
 // names from the address, ids from the instance id, the zone from the
 // region. Derived ids are stable: the same instance id always gives the same
-// ami-id, reservation-id and so on.
+// ami-id, reservation-id and so on. An empty string is the same as leaving
+// the key out. Nothing is derived from a value that is not valid (validate
+// reports it), so a derived value is never the only sign of a problem.
 func (p *parser) provision(c *Config) {
 	def := func(s *string, v string) {
 		if *s == "" {
@@ -39,26 +43,32 @@ func (p *parser) provision(c *Config) {
 	def(&c.MAC, defMAC)
 	def(&c.AccountID, defAccountID)
 	if c.Region == "" && c.AvailabilityZone != "" {
-		c.Region = strings.TrimRight(c.AvailabilityZone, "abcdefghijklmnopqrstuvwxyz")
+		if r := strings.TrimRight(c.AvailabilityZone, "abcdefghijklmnopqrstuvwxyz"); r != c.AvailabilityZone && reRegion.MatchString(r) {
+			c.Region = r
+		}
 	}
 	def(&c.Region, defRegion)
-	def(&c.AvailabilityZone, c.Region+"a")
+	regionOK := reRegion.MatchString(c.Region)
+	if regionOK {
+		def(&c.AvailabilityZone, c.Region+"a")
+	}
 	def(&c.InstanceType, defInstanceType)
 	def(&c.Architecture, defArch)
-	if mac, err := net.ParseMAC(c.MAC); err == nil {
-		c.MAC = mac.String() // EC2 lists MACs in lowercase
+	if mac, err := net.ParseMAC(c.MAC); err == nil && len(mac) == 6 {
+		c.MAC = mac.String() // EC2 lists MACs in lowercase, colon-separated
 	}
 
-	dashed := strings.ReplaceAll(c.LocalIPv4, ".", "-")
-	domain := c.Region + ".compute.internal"
-	if c.Region == "us-east-1" {
-		domain = "ec2.internal"
+	if validHostname(c.Hostname) {
+		def(&c.LocalHostname, c.Hostname)
 	}
-	def(&c.LocalHostname, c.Hostname)
-	def(&c.LocalHostname, "ip-"+dashed+"."+domain)
-	def(&c.Hostname, c.LocalHostname)
-	if c.PublicIPv4 != "" {
-		def(&c.PublicHostname, "ec2-"+strings.ReplaceAll(c.PublicIPv4, ".", "-")+"."+c.Region+".compute.amazonaws.com")
+	if ip, err := netip.ParseAddr(c.LocalIPv4); err == nil && ip.Is4() && regionOK {
+		def(&c.LocalHostname, "ip-"+strings.ReplaceAll(c.LocalIPv4, ".", "-")+"."+internalDomain(c.Region))
+	}
+	if validHostname(c.LocalHostname) {
+		def(&c.Hostname, c.LocalHostname)
+	}
+	if ip, err := netip.ParseAddr(c.PublicIPv4); err == nil && ip.Is4() && regionOK {
+		def(&c.PublicHostname, "ec2-"+strings.ReplaceAll(c.PublicIPv4, ".", "-")+"."+publicDomain(c.Region))
 	}
 
 	id := func(prefix string, n int) string { return prefix + derive(c.InstanceID, prefix, n) }
@@ -67,11 +77,14 @@ func (p *parser) provision(c *Config) {
 	def(&c.InterfaceID, id("eni-", 17))
 	def(&c.SubnetID, id("subnet-", 17))
 	def(&c.VPCID, id("vpc-", 17))
-	def(&c.AvailabilityZoneID, zoneID(c.Region, c.AvailabilityZone))
+	if regionOK && reZone.MatchString(c.AvailabilityZone) {
+		def(&c.AvailabilityZoneID, zoneID(c.Region, c.AvailabilityZone))
+	}
 	if c.SecurityGroups == nil {
 		c.SecurityGroups = []string{"default"}
 	}
 	if c.SecurityGroupIDs == nil {
+		c.SecurityGroupIDs = make([]string, 0, len(c.SecurityGroups))
 		for _, g := range c.SecurityGroups {
 			c.SecurityGroupIDs = append(c.SecurityGroupIDs, "sg-"+derive(c.InstanceID, "sg-"+g, 17))
 		}
@@ -85,12 +98,12 @@ func (p *parser) provision(c *Config) {
 	def(&c.HTTPTokens, "required")
 	def(&c.HTTPEndpoint, "enabled")
 
-	if a := c.IAM; a != nil {
+	if a := c.IAM; a != nil && reRole.MatchString(a.Role) && reAccount.MatchString(c.AccountID) {
 		seed := c.InstanceID + "/" + a.Role
 		def(&a.AccessKeyID, "ASIA"+strings.ToUpper(derive(seed, "akid", 16)))
 		def(&a.SecretAccessKey, base64.RawStdEncoding.EncodeToString(sum(seed, "secret"))[:40])
 		def(&a.Token, base64.StdEncoding.EncodeToString(append(sum(seed, "token"), sum(seed, "token2")...)))
-		def(&a.InstanceProfileArn, "arn:aws:iam::"+c.AccountID+":instance-profile/"+a.Role)
+		def(&a.InstanceProfileArn, "arn:"+partition(c.Region)+":iam::"+c.AccountID+":instance-profile/"+a.Role)
 		def(&a.InstanceProfileID, "AIPA"+strings.ToUpper(derive(seed, "aipa", 16)))
 	}
 
@@ -100,7 +113,12 @@ func (p *parser) provision(c *Config) {
 	case c.UserDataBase64 != nil:
 		b, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(*c.UserDataBase64), ""))
 		if err != nil {
-			p.errorf("user_data_base64", "not valid base64: %v", err)
+			var ce base64.CorruptInputError
+			if errors.As(err, &ce) {
+				p.errorf("user_data_base64", "is not valid base64: bad data at character %d (blanks not counted); expected standard base64: A-Z a-z 0-9 + / and = padding", int64(ce)+1)
+			} else {
+				p.errorf("user_data_base64", "is not valid base64: %v", err)
+			}
 		}
 		c.userData = b
 	}
@@ -120,29 +138,106 @@ func (p *parser) provision(c *Config) {
 		c.keys[i] = PublicKey{Name: name, Key: strings.TrimSpace(k)}
 	}
 
+	p.faults(c)
+}
+
+// faults builds the fault table from endpoint_delay_ms and force_status,
+// whose keys are paths in any of the forms a client may send. The keys are
+// taken in file order, so that of two keys meaning the same path the later
+// one is the one reported.
+func (p *parser) faults(c *Config) {
 	c.faults = map[string]Fault{}
-	origin := map[string]string{}
-	addFault := func(group, raw string, set func(*Fault)) {
-		key := imdspath.Key(raw)
-		kpath := group + "." + raw
-		if prev, ok := origin[group+"\x00"+key]; ok {
-			p.errorf(kpath, "names the same path as %q (both mean %q)", prev, key)
-			return
+	for _, g := range []struct {
+		group string
+		vals  map[string]int
+		set   func(*Fault, int)
+	}{
+		{"endpoint_delay_ms", c.EndpointDelayMS, func(f *Fault, v int) { f.DelayMS = v }},
+		{"force_status", c.ForceStatus, func(f *Fault, v int) { f.Status = v }},
+	} {
+		origin := map[string]string{} // normalised path -> the key that gave it
+		for _, raw := range p.fileOrder(g.group, g.vals) {
+			kpath := joinKey(g.group, raw)
+			if imdspath.Clean(raw) == "" {
+				p.errorf(kpath, "names no path: expected one such as meta-data/instance-id, user-data or api/token")
+				continue
+			}
+			key := imdspath.Key(raw)
+			if prev, ok := origin[key]; ok {
+				where := ""
+				if l := p.line(p.keys[joinKey(g.group, prev)]); l > 0 && p.given(joinKey(g.group, prev)) {
+					where = fmt.Sprintf(" on line %d", l)
+				}
+				meaning := key
+				if key == "" {
+					meaning = "the version's own listing, such as /latest/"
+				}
+				p.errorf(kpath, "names the same path as %q%s (both mean %s); give each path once", prev, where, meaning)
+				continue
+			}
+			origin[key] = raw
+			if !knownTarget(key) {
+				p.warnf(kpath, "matches no request: the paths imdsd serves start with meta-data, dynamic or user-data, or are api/token")
+			}
+			f, ok := c.faults[key]
+			if !ok {
+				f = Fault{DelayMS: -1}
+			}
+			g.set(&f, g.vals[raw])
+			c.faults[key] = f
 		}
-		origin[group+"\x00"+key] = raw
-		f, ok := c.faults[key]
-		if !ok {
-			f = Fault{DelayMS: -1}
-		}
-		set(&f)
-		c.faults[key] = f
 	}
-	for raw, ms := range c.EndpointDelayMS {
-		addFault("endpoint_delay_ms", raw, func(f *Fault) { f.DelayMS = ms })
+}
+
+// knownTarget reports whether a normalised fault path (an [imdspath.Key])
+// can match a request: "" is a version's own listing, such as /latest/.
+func knownTarget(key string) bool {
+	first, _, _ := strings.Cut(key, "/")
+	switch first {
+	case "", "meta-data", "dynamic", "user-data":
+		return true
 	}
-	for raw, st := range c.ForceStatus {
-		addFault("force_status", raw, func(f *Fault) { f.Status = st })
+	return key == "api/token"
+}
+
+// fileOrder returns the keys of the object at group in the order the file
+// gives them.
+func (p *parser) fileOrder(group string, m map[string]int) []string {
+	ks := sortedKeys(m)
+	sort.SliceStable(ks, func(i, j int) bool {
+		return p.keys[joinKey(group, ks[i])] < p.keys[joinKey(group, ks[j])]
+	})
+	return ks
+}
+
+// internalDomain is the domain of EC2's private host names in region.
+func internalDomain(region string) string {
+	if region == "us-east-1" {
+		return "ec2.internal"
 	}
+	return region + ".compute.internal"
+}
+
+// publicDomain is the domain of EC2's public host names in region.
+func publicDomain(region string) string {
+	switch {
+	case region == "us-east-1":
+		return "compute-1.amazonaws.com"
+	case strings.HasPrefix(region, "cn-"):
+		return region + ".compute.amazonaws.com.cn"
+	}
+	return region + ".compute.amazonaws.com"
+}
+
+// partition is the AWS partition of region, as used in ARNs.
+func partition(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	}
+	return "aws"
 }
 
 func sum(seed, purpose string) []byte {
@@ -160,7 +255,7 @@ func derive(seed, purpose string, n int) string {
 func zoneID(region, zone string) string {
 	short := map[string]string{
 		"north": "n", "south": "s", "east": "e", "west": "w", "central": "c",
-		"northeast": "ne", "northwest": "nw", "southeast": "se", "southwest": "sw",
+		"northeast": "ne", "gov": "g", "northwest": "nw", "southeast": "se", "southwest": "sw",
 	}
 	var b strings.Builder
 	for i, part := range strings.Split(region, "-") {
