@@ -1,0 +1,240 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/imdsd/imdsd/pkg/config"
+	"github.com/imdsd/imdsd/pkg/server"
+	"github.com/imdsd/imdsd/pkg/token"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// binary is getimds built by TestMain.
+var binary string
+
+// envVars are the variables getimds reads; tests start without them.
+var envVars = []string{
+	"AWS_EC2_METADATA_SERVICE_ENDPOINT",
+	"AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
+	"AWS_EC2_METADATA_V1_DISABLED",
+}
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	for _, v := range envVars {
+		os.Unsetenv(v)
+	}
+	dir, err := os.MkdirTemp("", "getimds-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "getimds")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// epoch is the servers' launch time and fixed clock, so that the times in
+// the identity document and credentials are the same on every run.
+var epoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func fixed() time.Time { return epoch }
+
+// parseConfig returns the seed config for "", else cfgJSON's.
+func parseConfig(t *testing.T, cfgJSON string) *config.Config {
+	t.Helper()
+	if cfgJSON == "" {
+		return config.Default()
+	}
+	cfg, _, err := config.Parse("test.json", []byte(cfgJSON))
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	return cfg
+}
+
+// startIMDS serves cfgJSON (the seed config for "") on 127.0.0.1 with a
+// fixed clock and returns the server and its host:port.
+func startIMDS(t *testing.T, cfgJSON string) (*server.Server, string) {
+	t.Helper()
+	sealer, err := token.NewRandom()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(parseConfig(t, cfgJSON), server.Options{Now: fixed, Sealer: sealer.WithClock(fixed)})
+	if err != nil {
+		t.Fatalf("server.New: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return srv, ln.Addr().String()
+}
+
+// holdListener accepts connections and never answers.
+func holdListener(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
+// closedPort returns an address nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// result is what one getimds run produced.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// runCLI runs getimds in-process, as main would.
+func runCLI(t *testing.T, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err := run(context.Background(), append([]string{"getimds"}, args...), &out, &errb)
+	code := exit(&errb, err)
+	return result{out.String(), errb.String(), code}
+}
+
+// runBinary runs the built getimds with the environment env added.
+func runBinary(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("running getimds: %v", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("getimds %q did not finish in time", args)
+	}
+	return result{out.String(), errb.String(), code}
+}
+
+// golden compares got with testdata/name, rewriting it with -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s (run with -update to accept):\n%s", path, lineDiff(string(want), got))
+	}
+}
+
+// lineDiff shows the first differing line.
+func lineDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	for i := range max(len(w), len(g)) {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl || i >= len(w) || i >= len(g) {
+			return fmt.Sprintf("line %d:\n got: %q\nwant: %q", i+1, gl, wl)
+		}
+	}
+	return "(same lines)"
+}
+
+// syncBuffer is a goroutine-safe io.Writer.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
