@@ -21,6 +21,7 @@ import (
 	"github.com/imdsd/imdsd/pkg/privdrop"
 	"github.com/imdsd/imdsd/pkg/server"
 	"github.com/imdsd/imdsd/pkg/service"
+	"github.com/imdsd/imdsd/pkg/token"
 )
 
 // exitError carries an exit status other than 1, and an optional message.
@@ -167,7 +168,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return exitError{code: 1}
 	}
 	if o.testConfig {
-		fmt.Fprintf(stdout, "%s: configuration OK\n", nameOr(o.config))
+		if n := len(cfg.Guests()); n > 0 {
+			fmt.Fprintf(stdout, "%s: configuration OK (%d guests)\n", nameOr(o.config), n)
+		} else {
+			fmt.Fprintf(stdout, "%s: configuration OK\n", nameOr(o.config))
+		}
 		return nil
 	}
 	if o.daemon {
@@ -254,6 +259,19 @@ func serve(ctx context.Context, o *options, cfg *config.Config, warns config.Err
 		}
 	}
 
+	srvOpts := server.Options{Logger: log}
+	if cfg.TokenKeyFile != "" { // read before privileges are dropped
+		key, err := token.LoadKeyFile(cfg.TokenKeyFile)
+		if err != nil {
+			return err
+		}
+		if srvOpts.Sealer, err = token.New(key); err != nil {
+			return err
+		}
+	}
+	if !o.quiet {
+		srvOpts.AccessLog = log
+	}
 	if uid >= 0 {
 		if child != nil {
 			if err := child.Chown(uid, gid); err != nil {
@@ -274,11 +292,7 @@ func serve(ctx context.Context, o *options, cfg *config.Config, warns config.Err
 	}
 	watchdog, _ := daemon.SdWatchdogEnabled(true)
 
-	srvOpts := server.Options{Logger: log}
-	if !o.quiet {
-		srvOpts.AccessLog = log
-	}
-	log.Log(ctx, logging.LevelNotice, "starting", "version", version, "config", nameOr(o.config), "pid", os.Getpid())
+	log.Log(ctx, logging.LevelNotice, "starting", "version", version, "config", nameOr(o.config), "guests", len(cfg.Guests()), "pid", os.Getpid())
 	return service.Run(ctx, service.Options{
 		ConfigPath: o.config,
 		Config:     cfg,

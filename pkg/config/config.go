@@ -72,10 +72,62 @@ type Config struct {
 	// HTTPEndpoint is "enabled" (the default) or "disabled".
 	HTTPEndpoint string `json:"http_endpoint"`
 
+	// Many guests, top level only: each entry of Instances (and each file
+	// of InstancesDir) selects guests by Match and overrides the keys above
+	// for them. See [Config.Guests].
+	Instances    []Config `json:"instances"`
+	InstancesDir string   `json:"instances_dir"`
+	// UnknownClients is "default" (the top-level values) or "deny" (403)
+	// for a client no instance matches.
+	UnknownClients string `json:"unknown_clients"`
+	// TokenKeyFile holds the token sealing key, so that tokens survive a
+	// restart; created when missing.
+	TokenKeyFile string `json:"token_key_file"`
+	// TokenHopLimit is the IP TTL of token responses: 1 to 64, default 1.
+	TokenHopLimit int `json:"token_hop_limit"`
+	// Inside an instance only: the client addresses or networks it serves,
+	// and optionally the local address it applies to.
+	Match  []string `json:"match"`
+	Listen string   `json:"listen"`
+
 	// Derived by provisioning; not JSON keys.
 	userData []byte
 	keys     []PublicKey
 	faults   map[string]Fault
+	guests   []*Guest
+}
+
+// Guest is one instance of a many-guest configuration: the clients it
+// serves and its complete configuration (the top-level values with its own
+// over them).
+type Guest struct {
+	// Match holds the client networks; an address is a /32 or /128.
+	// IPv4-mapped IPv6 clients are matched as IPv4.
+	Match []netip.Prefix
+	// Listen, when valid, limits the guest to connections to this local
+	// address (and port, when Listen.Port() is not 0).
+	Listen netip.AddrPort
+	// Config is the guest's complete configuration.
+	Config *Config
+	// Origin says where the guest was defined, for messages:
+	// "imdsd.conf:12" or "vms/web1.json".
+	Origin string
+}
+
+// Guests returns the instances of a many-guest configuration, in file
+// order, instances_dir files last in name order. It is empty for a
+// single-instance configuration.
+func (c *Config) Guests() []*Guest { return c.guests }
+
+// DenyUnknown reports whether clients no guest matches are refused.
+func (c *Config) DenyUnknown() bool { return c.UnknownClients == "deny" }
+
+// HopLimit returns the IP TTL for token responses.
+func (c *Config) HopLimit() int {
+	if c.TokenHopLimit == 0 {
+		return 1
+	}
+	return c.TokenHopLimit
 }
 
 // IAM is an instance profile and the credentials its role hands out.

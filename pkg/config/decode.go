@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"sort"
@@ -82,13 +83,25 @@ func Parse(name string, data []byte) (*Config, ErrorList, error) {
 		p.sort()
 		return nil, nil, p.errs
 	}
+	base := c.inheritable()
 	p.provision(c)
 	p.validate(c)
-	p.sort()
-	if len(p.errs) > 0 {
-		return nil, p.warns, p.errs
+	dir := ""
+	if name != DefaultName {
+		dir = filepath.Dir(name)
 	}
-	return c, p.warns, nil
+	p.validateService(c, dir)
+	files := p.guests(c, base)
+	p.sort()
+	errs, warns := p.errs, p.warns
+	for _, f := range files { // an instances_dir file's messages follow the main file's
+		f.sort()
+		errs, warns = append(errs, f.errs...), append(warns, f.warns...)
+	}
+	if len(errs) > 0 {
+		return nil, warns, errs
+	}
+	return c, warns, nil
 }
 
 // parser carries the file being read and what was found wrong with it.
@@ -101,6 +114,22 @@ type parser struct {
 	warns ErrorList
 
 	newlines []int64 // offsets of the file's line feeds, made on first use
+
+	// scope is the path of the object being provisioned and validated
+	// ("instances[2]"), or "" for the top level and for a file of
+	// instances_dir. Paths given to the methods below are relative to it.
+	scope string
+}
+
+// full returns the path of the key at path relative to p.scope.
+func (p *parser) full(path string) string {
+	if p.scope == "" {
+		return path
+	}
+	if path == "" {
+		return p.scope
+	}
+	return p.scope + "." + path
 }
 
 // line returns the 1-based line number of byte offset off, or 0 when off
@@ -124,7 +153,7 @@ func (p *parser) line(off int64) int {
 
 // given reports whether the file has the key at path.
 func (p *parser) given(path string) bool {
-	_, ok := p.keys[path]
+	_, ok := p.keys[p.full(path)]
 	return ok
 }
 
@@ -150,7 +179,7 @@ func (p *parser) warnf(path, format string, args ...any) {
 // isBad reports whether the value at path, or one holding it, could not be
 // decoded.
 func (p *parser) isBad(path string) bool {
-	for k := path; k != ""; k = parentPath(k) {
+	for k := p.full(path); k != ""; k = parentPath(k) {
 		if p.bad[k] {
 			return true
 		}
@@ -161,6 +190,7 @@ func (p *parser) isBad(path string) bool {
 // at makes an error about path, placed at the key or, for a key the file
 // leaves out, at the closest enclosing key it gives.
 func (p *parser) at(path, format string, args ...any) *Error {
+	path = p.full(path)
 	e := &Error{File: p.file, Key: path, Msg: fmt.Sprintf(format, args...), off: -1}
 	for k := path; k != ""; k = parentPath(k) {
 		if off, ok := p.keys[k]; ok {

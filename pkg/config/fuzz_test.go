@@ -89,6 +89,8 @@ func complete(t *testing.T, c *Config) {
 		switch f.Name {
 		case "PublicIPv4", "PublicHostname":
 			continue // absent without a public address
+		case "InstancesDir", "TokenKeyFile", "Listen":
+			continue // optional service settings
 		}
 		if v.Field(i).String() == "" {
 			t.Fatalf("accepted config has an empty %s", jsonName(f))
@@ -141,5 +143,11 @@ func complete(t *testing.T, c *Config) {
 	}
 	if c.HTTPTokens != "required" && c.HTTPTokens != "optional" || c.HTTPEndpoint != "enabled" && c.HTTPEndpoint != "disabled" {
 		t.Fatalf("modes %q %q", c.HTTPTokens, c.HTTPEndpoint)
+	}
+	for _, g := range c.Guests() {
+		if len(g.Match) == 0 {
+			t.Fatalf("guest %s matches nothing", g.Origin)
+		}
+		complete(t, g.Config)
 	}
 }

@@ -165,7 +165,7 @@ func (p *parser) faults(c *Config) {
 			key := imdspath.Key(raw)
 			if prev, ok := origin[key]; ok {
 				where := ""
-				if l := p.line(p.keys[joinKey(g.group, prev)]); l > 0 && p.given(joinKey(g.group, prev)) {
+				if l := p.line(p.keys[p.full(joinKey(g.group, prev))]); l > 0 && p.given(joinKey(g.group, prev)) {
 					where = fmt.Sprintf(" on line %d", l)
 				}
 				meaning := key
@@ -205,7 +205,7 @@ func knownTarget(key string) bool {
 func (p *parser) fileOrder(group string, m map[string]int) []string {
 	ks := sortedKeys(m)
 	sort.SliceStable(ks, func(i, j int) bool {
-		return p.keys[joinKey(group, ks[i])] < p.keys[joinKey(group, ks[j])]
+		return p.keys[p.full(joinKey(group, ks[i]))] < p.keys[p.full(joinKey(group, ks[j]))]
 	})
 	return ks
 }

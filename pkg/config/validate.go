@@ -228,9 +228,9 @@ func (p *parser) validate(c *Config) {
 // is derived from is, and that has its own message. Alone, such an error is
 // kept, so that a derivation gone wrong never passes silently.
 func (p *parser) dropDerived() {
-	derived := func(path string) bool {
+	derived := func(path string) bool { // path is a full path, as in Error.Key
 		for k := path; k != ""; k = parentPath(k) {
-			if p.given(k) {
+			if _, ok := p.keys[k]; ok {
 				return false
 			}
 		}

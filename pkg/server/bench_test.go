@@ -24,7 +24,7 @@ func BenchmarkServeHTTP(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	tok := srv.sealer.Mint(time.Hour, []byte{127, 0, 0, 1})
+	tok := srv.sealer.Mint(time.Hour, []byte{127, 0, 0, 1, 0})
 	for _, bc := range []struct{ name, path string }{
 		{"leaf", "/latest/meta-data/instance-id"},
 		{"listing", "/latest/meta-data/"},
@@ -49,7 +49,7 @@ func BenchmarkServeHTTP(b *testing.B) {
 // time as EC2's clients do: dial, send, read to EOF.
 func BenchmarkRequest(b *testing.B) {
 	ts := start(b, cfgRequired, func(o *Options) { o.AccessLog = nil; o.Now = nil })
-	tok := ts.srv.sealer.Mint(time.Hour, []byte{127, 0, 0, 1})
+	tok := ts.srv.sealer.Mint(time.Hour, []byte{127, 0, 0, 1, 0})
 	raw := []byte("GET /latest/meta-data/instance-id HTTP/1.1\r\n" + tokenHdr(tok) + "\r\n\r\n")
 	buf := make([]byte, 4096)
 	b.ReportAllocs()

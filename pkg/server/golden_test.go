@@ -23,7 +23,7 @@ func TestGolden(t *testing.T) {
 	}
 	ts := start(t, string(cfg))
 	// Minted on the server's fake clock, so GETs report exactly 21600.
-	tok := tokenHdr(ts.srv.sealer.Mint(21600*time.Second, []byte{127, 0, 0, 1}))
+	tok := tokenHdr(ts.srv.sealer.Mint(21600*time.Second, []byte{127, 0, 0, 1, 0}))
 	tests := []struct{ name, raw string }{
 		{"token_put", req("PUT", "/latest/api/token", ttlHdr("21600"))},
 		{"token_put_no_host", "PUT /latest/api/token HTTP/1.1\r\nX-aws-ec2-metadata-token-ttl-seconds: 1\r\n\r\n"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 	"runtime/debug"
@@ -95,19 +96,25 @@ func (s *Server) answer(r *http.Request) (rep reply, ok bool) {
 		}
 	}()
 	st := s.state.Load()
+	in := st.instanceFor(addrs(r))
+	if in == nil {
+		// unknown_clients "deny": refused as EC2 refuses a disabled
+		// endpoint, which clients take as final rather than retrying.
+		return errorReply(http.StatusForbidden), true
+	}
 	// Fault keys are normalised with imdspath.Key, so match on the same.
-	delay, forced := st.cfg.Fault(imdspath.Key(r.URL.Path))
+	delay, forced := in.cfg.Fault(imdspath.Key(r.URL.Path))
 	if delay > 0 && !sleep(r.Context(), s.stop, time.Duration(delay)*time.Millisecond) {
 		return reply{status: StatusClientGone}, false
 	}
 	switch {
-	case !st.cfg.EndpointEnabled():
+	case !in.cfg.EndpointEnabled():
 		return errorReply(http.StatusForbidden), true
 	case forced != 0:
 		return errorReply(forced), true
 	}
 	version, rest := imdspath.Split(r.URL.Path)
-	return s.decide(r, st, version, rest), true
+	return s.decide(r, st, in, version, rest), true
 }
 
 // sleep waits for d, or until stop is closed (the server is shutting
@@ -127,21 +134,21 @@ func sleep(ctx context.Context, stop <-chan struct{}, d time.Duration) bool {
 }
 
 // decide works out the answer to a request for an enabled endpoint.
-func (s *Server) decide(r *http.Request, st *state, version, rest string) reply {
+func (s *Server) decide(r *http.Request, st *state, in *instance, version, rest string) reply {
 	if rest == "api/token" && version != "" {
-		return s.mint(r, version)
+		return s.mint(r, st, in, version)
 	}
 
 	// Authentication comes before routing, as on EC2: with tokens required,
 	// even "GET //" is 401, which is how clients detect IMDSv2.
 	ttl := 0
 	if tok, ok := r.Header[hdrToken]; ok {
-		left, err := s.sealer.Verify(tok[0], binding(r))
+		left, err := s.sealer.Verify(tok[0], binding(r, in))
 		if err != nil {
 			return errorReply(http.StatusUnauthorized)
 		}
 		ttl = int((left + time.Second - 1) / time.Second)
-	} else if st.cfg.TokensRequired() {
+	} else if in.cfg.TokensRequired() {
 		return errorReply(http.StatusUnauthorized)
 	}
 
@@ -157,12 +164,12 @@ func (s *Server) decide(r *http.Request, st *state, version, rest string) reply 
 
 	if version == "" {
 		return reply{status: http.StatusOK, ctype: metadata.TextPlain, body: metadata.VersionList(),
-			ttl: ttl, meta: true, modified: st.tree.Modified}
+			ttl: ttl, meta: true, modified: in.tree.Modified}
 	}
 	if !metadata.KnownVersion(version) {
 		return errorReply(http.StatusNotFound)
 	}
-	e := st.tree.Lookup(rest)
+	e := in.tree.Lookup(rest)
 	if e == nil {
 		return errorReply(http.StatusNotFound)
 	}
@@ -172,12 +179,12 @@ func (s *Server) decide(r *http.Request, st *state, version, rest string) reply 
 		body:     e.Body(s.opts.Now()),
 		ttl:      ttl,
 		meta:     true,
-		modified: st.tree.Modified,
+		modified: in.tree.Modified,
 	}
 }
 
 // mint answers the token path: PUT /latest/api/token.
-func (s *Server) mint(r *http.Request, version string) reply {
+func (s *Server) mint(r *http.Request, st *state, in *instance, version string) reply {
 	switch {
 	case r.Method == http.MethodOptions:
 		return reply{status: http.StatusOK, ctype: metadata.TextPlain, allow: allowToken}
@@ -195,7 +202,14 @@ func (s *Server) mint(r *http.Request, version string) reply {
 	if !ok {
 		return errorReply(http.StatusBadRequest)
 	}
-	tok := s.sealer.Mint(time.Duration(ttl)*time.Second, binding(r))
+	tok := s.sealer.Mint(time.Duration(ttl)*time.Second, binding(r, in))
+	if c, ok := r.Context().Value(connKey{}).(net.Conn); ok {
+		// Like EC2's http-put-response-hop-limit: the token does not
+		// reach a client more routed hops away.
+		if err := setHopLimit(c, st.cfg.HopLimit()); err != nil {
+			s.log.Warn("cannot set the token response's hop limit", "client", r.RemoteAddr, "err", err)
+		}
+	}
 	return reply{status: http.StatusOK, ctype: metadata.TextPlain, body: []byte(tok), ttl: ttl}
 }
 
@@ -218,14 +232,34 @@ func parseTTL(vals []string) (int, bool) {
 	return n, n >= 1 && n <= int(token.MaxTTL/time.Second)
 }
 
-// binding is what a token is bound to: the client's address, so that a
-// token taken to another guest does not open.
-func binding(r *http.Request) []byte {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return []byte(r.RemoteAddr)
+// binding is what a token is bound to: the client's address and the
+// instance it belongs to, so that a token taken to another guest, or kept
+// across a reload that gives the address to another instance, does not
+// open.
+func binding(r *http.Request, in *instance) []byte {
+	client, _ := addrs(r)
+	b := make([]byte, 0, 16+len(in.id))
+	if client.IsValid() {
+		b = append(b, client.Addr().Unmap().AsSlice()...)
+	} else {
+		b = append(b, r.RemoteAddr...)
 	}
-	return ap.Addr().Unmap().AsSlice()
+	return append(append(b, 0), in.id...)
+}
+
+// connKey is the request context key of the connection.
+type connKey struct{}
+
+// addrs returns the client's address and the local address it connected
+// to; either is invalid when unknown (a Unix socket, a test recorder).
+func addrs(r *http.Request) (client, local netip.AddrPort) {
+	client, _ = netip.ParseAddrPort(r.RemoteAddr)
+	if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		if ta, ok := la.(*net.TCPAddr); ok {
+			local = ta.AddrPort()
+		}
+	}
+	return client, local
 }
 
 // write sends rep with EC2's framing and returns the body bytes written.

@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,8 +64,78 @@ type Server struct {
 
 // state is everything a configuration determines, swapped as one on reload.
 type state struct {
+	cfg *config.Config // the top level: service settings
+	def *instance      // what clients no guest matches get; nil: refused
+	// Guests by client address: exact addresses first, then networks.
+	exact map[netip.Addr][]*instance
+	nets  []*instance
+}
+
+// instance is one guest's metadata, or the default one.
+type instance struct {
 	cfg  *config.Config
 	tree *metadata.Tree
+	// id is bound into the instance's tokens: a guest's instance id. The
+	// default instance has none, so that its tokens survive a reload that
+	// changes its values; a guest whose instance id changes is another
+	// instance, and its old tokens no longer open.
+	id     []byte
+	listen netip.AddrPort
+	match  []netip.Prefix
+}
+
+func newInstance(cfg *config.Config, launched time.Time) *instance {
+	return &instance{cfg: cfg, tree: metadata.Build(cfg, launched)}
+}
+
+// newState builds the lookup tables for cfg.
+func newState(cfg *config.Config, launched time.Time) *state {
+	st := &state{cfg: cfg, exact: map[netip.Addr][]*instance{}}
+	if !cfg.DenyUnknown() {
+		st.def = newInstance(cfg, launched)
+	}
+	for _, g := range cfg.Guests() {
+		in := newInstance(g.Config, launched)
+		in.listen, in.match = g.Listen, g.Match
+		in.id = []byte(g.Config.InstanceID)
+		for _, pf := range g.Match {
+			if pf.IsSingleIP() {
+				st.exact[pf.Addr()] = append(st.exact[pf.Addr()], in)
+			} else {
+				st.nets = append(st.nets, in)
+			}
+		}
+	}
+	return st
+}
+
+// instanceFor returns the instance serving a client at addr that connected
+// to local, or nil when the client is refused.
+func (st *state) instanceFor(client, local netip.AddrPort) *instance {
+	addr := client.Addr().Unmap()
+	for _, in := range st.exact[addr] {
+		if in.serves(local) {
+			return in
+		}
+	}
+	for _, in := range st.nets {
+		if in.serves(local) {
+			for _, pf := range in.match {
+				if pf.Contains(addr) {
+					return in
+				}
+			}
+		}
+	}
+	return st.def
+}
+
+// serves reports whether the instance applies to connections to local.
+func (in *instance) serves(local netip.AddrPort) bool {
+	if !in.listen.IsValid() {
+		return true
+	}
+	return in.listen.Addr() == local.Addr().Unmap() && (in.listen.Port() == 0 || in.listen.Port() == local.Port())
 }
 
 // New returns a Server for cfg. cfg must come from the config package, which
@@ -109,6 +180,11 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		// "OPTIONS *" is answered by the handler, with EC2's framing,
 		// rather than by net/http's built-in answer.
 		DisableGeneralOptionsHandler: true,
+		// The connection is kept in the request's context, for the hop
+		// limit of token responses.
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, connKey{}, c)
+		},
 	}
 	s.http.SetKeepAlivesEnabled(false) // EC2 closes every connection after one response
 	return s, nil
@@ -117,7 +193,7 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 // Reload swaps in a new configuration, which must not be nil. Requests already being answered
 // finish with the old one; tokens issued before stay valid.
 func (s *Server) Reload(cfg *config.Config) {
-	s.state.Store(&state{cfg: cfg, tree: metadata.Build(cfg, s.launched)})
+	s.state.Store(newState(cfg, s.launched))
 }
 
 // Config returns the configuration being served.

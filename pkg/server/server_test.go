@@ -304,10 +304,12 @@ func TestBinding(t *testing.T) {
 		{"[fe80::1%eth0]:80", net.ParseIP("fe80::1")},
 		{"not an address", []byte("not an address")},
 	}
+	in := &instance{id: []byte("i-1")}
 	for _, tt := range tests {
 		r := &http.Request{RemoteAddr: tt.remote}
-		if got := binding(r); !bytes.Equal(got, tt.want) {
-			t.Errorf("binding(%q) = %v, want %v", tt.remote, got, tt.want)
+		want := append(append(append([]byte{}, tt.want...), 0), "i-1"...)
+		if got := binding(r, in); !bytes.Equal(got, want) {
+			t.Errorf("binding(%q) = %v, want %v", tt.remote, got, want)
 		}
 	}
 }
@@ -743,7 +745,7 @@ func TestRefused(t *testing.T) {
 // TestEndpointDisabled is checklist item 36: 403 for everything.
 func TestEndpointDisabled(t *testing.T) {
 	ts := start(t, `{"http_endpoint": "disabled", "http_tokens": "optional"}`)
-	tok := ts.srv.sealer.Mint(time.Minute, []byte{127, 0, 0, 1})
+	tok := ts.srv.sealer.Mint(time.Minute, []byte{127, 0, 0, 1, 0})
 	for _, raw := range []string{
 		req("PUT", "/latest/api/token", ttlHdr("60")),
 		req("GET", "/latest/api/token"),
@@ -922,8 +924,8 @@ func TestShutdownDuringDelay(t *testing.T) {
 func TestPanic(t *testing.T) {
 	ts := start(t, cfgOptional)
 	good := ts.srv.state.Load()
-	// A state without a tree makes the lookup dereference nil.
-	ts.srv.state.Store(&state{cfg: good.cfg})
+	// An instance without a tree makes the lookup dereference nil.
+	ts.srv.state.Store(&state{cfg: good.cfg, def: &instance{cfg: good.cfg}})
 	page := string(ErrorPage(500))
 	r := ts.exchange(t, req("GET", "/latest/meta-data/instance-id"))
 	expect{status: 500, ctype: "text/html", body: &page, ttl: "-"}.check(t, r)
@@ -1030,7 +1032,7 @@ func TestSealerOption(t *testing.T) {
 	ts := start(t, cfgRequired, func(o *Options) { o.Sealer = sealer })
 	// Minted on the real clock, for an hour; the server's clock is set a
 	// day earlier, so by it the token has 25 hours left.
-	tok := sealer.Mint(time.Hour, []byte{127, 0, 0, 1})
+	tok := sealer.Mint(time.Hour, []byte{127, 0, 0, 1, 0})
 	ts.clock.Set(time.Now().Add(-24 * time.Hour))
 	r := ts.exchange(t, req("GET", "/latest/meta-data/instance-id", tokenHdr(tok)))
 	expect{status: 200, meta: true}.check(t, r)
@@ -1082,7 +1084,7 @@ func TestServeHTTPInProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok := srv.sealer.Mint(time.Minute, []byte{192, 0, 2, 1})
+	tok := srv.sealer.Mint(time.Minute, []byte{192, 0, 2, 1, 0})
 	rec := httptestRecord(srv, "GET", "/latest/meta-data/instance-id", tokenHdr(tok))
 	if rec.Code != 200 || rec.Body.String() != "i-1234567890" || rec.Header().Get("Server") != "EC2ws" {
 		t.Errorf("got %d %q %v", rec.Code, rec.Body.String(), rec.Header())

@@ -131,7 +131,11 @@ func Reload(srv *server.Server, path string, log *slog.Logger) bool {
 		}
 		return false
 	}
+	if old := srv.Config(); old.TokenKeyFile != cfg.TokenKeyFile {
+		log.Warn("token_key_file changed: the new key file is read at the next start; tokens keep the current key until then",
+			"file", path, "token_key_file", cfg.TokenKeyFile)
+	}
 	srv.Reload(cfg)
-	log.Log(context.Background(), logging.LevelNotice, "configuration reloaded", "file", path)
+	log.Log(context.Background(), logging.LevelNotice, "configuration reloaded", "file", path, "guests", len(cfg.Guests()))
 	return true
 }
