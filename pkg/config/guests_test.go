@@ -205,3 +205,20 @@ func TestInstancesDir(t *testing.T) {
 		t.Fatalf("missing instances_dir: %v", err)
 	}
 }
+
+func TestValuesThatBreakCrawlers(t *testing.T) {
+	errs, warns := parseMessages(t, `{
+  "tags": {"0=x": "a", "Note": "two\nlines"},
+  "security_groups": ["web\u0000"],
+  "security_group_ids": ["sg-1"],
+  "iam": {"role": ".."}
+}`)
+	sameLines(t, "errors", errs, []string{
+		`t.json:2: tags.Note: "two\nlines" holds a newline or control character: cloud-init would read the value as a list; EC2 tag values are a single line`,
+		`t.json:3: security_groups[0]: "web\x00" holds a control character: expected a security group name, such as default`,
+		`t.json:5: iam.role: ".." is not an IAM role name: expected 1 to 64 of letters, digits and + = , . @ _ -`,
+	})
+	sameLines(t, "warnings", warns, []string{
+		`t.json:2: tags["0=x"]: looks like a public key entry ("N=name"): cloud-init's crawler reads it as one, fetches tags/instance/0/openssh-key, gets 404 and drops all meta-data`,
+	})
+}

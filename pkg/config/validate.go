@@ -153,6 +153,8 @@ func (p *parser) validate(c *Config) {
 			p.errorf(key, "is empty: expected a security group name, such as default")
 		case strings.ContainsAny(g, "\r\n"):
 			p.errorf(key, "%s has more than one line: expected a security group name, such as default", quote(g))
+		case hasControl(g):
+			p.errorf(key, "%s holds a control character: expected a security group name, such as default", quote(g))
 		}
 	}
 	for i, g := range c.SecurityGroupIDs {
@@ -186,6 +188,11 @@ func (p *parser) validate(c *Config) {
 	for _, k := range sortedKeys(c.Tags) {
 		if !reTagKey.MatchString(k) || k == "." || k == ".." || k == "_index" {
 			p.errorf(joinKey("tags", k), "is not a tag key EC2 serves in metadata: expected 1 to 128 of a-z A-Z 0-9 + - = . _ : @ , (no spaces or slashes; not \".\", \"..\" or \"_index\")")
+		} else if n, _, ok := strings.Cut(k, "="); ok && isDigits(n) {
+			p.warnf(joinKey("tags", k), "looks like a public key entry (\"N=name\"): cloud-init's crawler reads it as one, fetches tags/instance/%s/openssh-key, gets 404 and drops all meta-data", n)
+		}
+		if v := c.Tags[k]; hasControl(v) || strings.HasSuffix(v, "\n") {
+			p.errorf(joinKey("tags", k), "%s holds a newline or control character: cloud-init would read the value as a list; EC2 tag values are a single line", quote(v))
 		}
 	}
 	if a := c.IAM; a != nil {
@@ -194,7 +201,7 @@ func (p *parser) validate(c *Config) {
 			p.errorf("iam.role", "is empty: give the name of the instance profile's role, such as \"role\": \"web\"")
 		case a.Role == "":
 			p.errorf("iam.role", "is missing: give the name of the instance profile's role, such as \"role\": \"web\"")
-		case !reRole.MatchString(a.Role):
+		case !reRole.MatchString(a.Role) || a.Role == "." || a.Role == "..":
 			p.errorf("iam.role", "%s is not an IAM role name: expected 1 to 64 of letters, digits and + = , . @ _ -", quote(a.Role))
 		}
 		if a.InstanceProfileArn != "" && !reArn.MatchString(a.InstanceProfileArn) {
@@ -362,4 +369,27 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(ks)
 	return ks
+}
+
+// hasControl reports whether s holds an ASCII control character.
+func hasControl(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// isDigits reports whether s is one or more decimal digits.
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
