@@ -81,8 +81,13 @@ vet:
 fmt:
 	gofmt -w cmd pkg
 
-bench:
+# Go benchmarks of the hot paths, then imdsbench: the imdsd just built (the
+# release build) against a minimal net/http baseline over loopback.
+# imdsbench flags go in BENCHFLAGS, e.g. make bench BENCHFLAGS="--json bench.json".
+BENCHFLAGS ?=
+bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) run ./cmd/imdsbench --imdsd bin/imdsd $(BENCHFLAGS)
 
 cross:
 	for t in freebsd/amd64 freebsd/arm64 linux/amd64 linux/arm64; do \

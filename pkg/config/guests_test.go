@@ -106,7 +106,7 @@ func TestGuestErrors(t *testing.T) {
 		},
 		{
 			name: "inherited duplicate id",
-			src: `{"instance_id": "i-0000000000000000a", "instances": [{"match": ["10.0.0.1"]}, {"match": ["10.0.0.2"]}]}`,
+			src:  `{"instance_id": "i-0000000000000000a", "instances": [{"match": ["10.0.0.1"]}, {"match": ["10.0.0.2"]}]}`,
 			errs: []string{
 				`t.json:1: instances[1].instance_id: "i-0000000000000000a" (inherited from the top level) is also the instance id of the instance at t.json:1; give each instance its own instance_id`,
 			},
