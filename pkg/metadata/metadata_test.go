@@ -72,7 +72,7 @@ func configs(t *testing.T) map[string]*config.Config {
 		"empty tags":    parse(t, "tags", `{"tags": {}, "user_data": ""}`),
 		"china":         parse(t, "cn", `{"region": "cn-north-1", "availability_zone": "cn-north-1a", "tags": {"k": "v"}}`),
 		"govcloud":      parse(t, "gov", `{"region": "us-gov-west-1", "security_groups": [], "security_group_ids": []}`),
-		"nasty strings": parse(t, "nasty", `{"ssh_public_keys": ["ssh-rsa AAAA a \"quoted\" \\ key"], "tags": {"q": "a\"b\\c\u0001d\nline"}}`),
+		"nasty strings": parse(t, "nasty", `{"ssh_public_keys": ["ssh-rsa AAAA a \"quoted\" \\ key"], "tags": {"q": "a\"b\\c<d> line"}}`),
 	}
 }
 
