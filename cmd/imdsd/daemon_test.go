@@ -422,3 +422,33 @@ func TestListenBeforeAddressExists(t *testing.T) {
 		}
 	}
 }
+
+func TestAdminListener(t *testing.T) {
+	port, admin := pickPort(t, "127.0.0.1"), pickPort(t, "127.0.0.1")
+	cmd := exec.Command(imdsdBin, "--host", "127.0.0.1", "--port", strconv.Itoa(port),
+		"--admin", fmt.Sprintf("127.0.0.1:%d", admin), "--log", "stderr")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/", port), 10*time.Second)
+	tokenFlow(t, fmt.Sprintf("http://127.0.0.1:%d", port))
+
+	c := &http.Client{Timeout: 5 * time.Second}
+	for path, want := range map[string][]string{
+		"/healthz": {"ok"},
+		"/metrics": {`imdsd_requests_total{code="401"} 1`, `imdsd_tokens_issued_total 1`, `imdsd_requests_total{code="200"} 2`},
+	} {
+		resp, err := c.Get(fmt.Sprintf("http://127.0.0.1:%d%s", admin, path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, w := range want {
+			if !strings.Contains(string(body), w) {
+				t.Errorf("%s lacks %q", path, w)
+			}
+		}
+	}
+}

@@ -58,11 +58,12 @@ type options struct {
 	logTo      string
 	facility   string
 	tag        string
+	admin      string
 }
 
 const usage = `usage: imdsd [-d] [-c file] [--host addr] [--port port] [-l addr:port]...
              [-p pidfile] [-u user] [--log dest] [--log-facility facility]
-             [--log-tag tag] [--no-access-log]
+             [--log-tag tag] [--no-access-log] [--admin addr]
        imdsd -t [-c file]
        imdsd --version
 
@@ -80,6 +81,8 @@ const usage = `usage: imdsd [-d] [-c file] [--host addr] [--port port] [-l addr:
       --log-facility f   syslog facility (default daemon)
       --log-tag tag      syslog tag (default imdsd)
       --no-access-log    do not log a line per request
+      --admin addr       serve /healthz and /metrics on addr:port or
+                         unix:/path (loopback or a socket only)
       --version          print the version and exit
   -h, --help             print this help and exit
 
@@ -113,6 +116,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
 	str(&o.facility, "daemon", "log-facility")
 	str(&o.tag, "imdsd", "log-tag")
 	boolean(&o.quiet, "no-access-log")
+	str(&o.admin, "", "admin")
 	boolean(&o.version, "version")
 	boolean(&o.help, "help", "h")
 
@@ -259,7 +263,15 @@ func serve(ctx context.Context, o *options, cfg *config.Config, warns config.Err
 		}
 	}
 
-	srvOpts := server.Options{Logger: log}
+	var admin net.Listener
+	if o.admin != "" {
+		if admin, err = listenAdmin(o.admin); err != nil {
+			return err
+		}
+		defer admin.Close()
+	}
+
+	srvOpts := server.Options{Logger: log, Version: version}
 	if cfg.TokenKeyFile != "" { // read before privileges are dropped
 		key, err := token.LoadKeyFile(cfg.TokenKeyFile)
 		if err != nil {
@@ -301,6 +313,7 @@ func serve(ctx context.Context, o *options, cfg *config.Config, warns config.Err
 		Logger:     log,
 		Notify:     notify,
 		Watchdog:   watchdog,
+		Admin:      admin,
 	})
 }
 
@@ -340,4 +353,24 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// listenAdmin opens the admin listener: "unix:/path" (a stale socket file
+// is replaced) or "addr:port".
+func listenAdmin(addr string) (net.Listener, error) {
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		if st, err := os.Lstat(path); err == nil && st.Mode()&os.ModeSocket != 0 {
+			os.Remove(path)
+		}
+		ln, err := net.Listen("unix", path)
+		if err != nil {
+			return nil, fmt.Errorf("--admin %s: %w", addr, err)
+		}
+		return ln, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--admin %s: %w", addr, listen.Explain(addr, err))
+	}
+	return ln, nil
 }

@@ -85,6 +85,12 @@ type Config struct {
 	TokenKeyFile string `json:"token_key_file"`
 	// TokenHopLimit is the IP TTL of token responses: 1 to 64, default 1.
 	TokenHopLimit int `json:"token_hop_limit"`
+	// Load protection, top level only; see the Default* constants.
+	MaxConnections          int        `json:"max_connections"`
+	MaxConnectionsPerClient int        `json:"max_connections_per_client"`
+	HeaderTimeoutMS         int        `json:"header_timeout_ms"`
+	MaxHeaderBytes          int        `json:"max_header_bytes"`
+	RateLimit               *RateLimit `json:"rate_limit"`
 	// Inside an instance only: the client addresses or networks it serves,
 	// and optionally the local address it applies to.
 	Match  []string `json:"match"`
@@ -96,6 +102,28 @@ type Config struct {
 	faults   map[string]Fault
 	guests   []*Guest
 }
+
+// RateLimit is the per-client request rate limit.
+type RateLimit struct {
+	// RequestsPerSecond on average per client address; 0 turns the limit
+	// off.
+	RequestsPerSecond int `json:"requests_per_second"`
+	// Burst is how many requests may come at once (default twice the
+	// rate).
+	Burst int `json:"burst"`
+	// Action is what a client over its rate gets: "delay" (the default, as
+	// EC2), "429" or "503".
+	Action string `json:"action"`
+}
+
+// Defaults of the load protection keys.
+const (
+	DefaultMaxConnections          = 4096
+	DefaultMaxConnectionsPerClient = 256
+	DefaultHeaderTimeoutMS         = 5000
+	DefaultMaxHeaderBytes          = 8192
+	DefaultRequestsPerSecond       = 100
+)
 
 // Guest is one instance of a many-guest configuration: the clients it
 // serves and its complete configuration (the top-level values with its own

@@ -13,7 +13,8 @@ import (
 )
 
 // topOnly are the keys that configure the service rather than an instance.
-var topOnly = []string{"instances", "instances_dir", "unknown_clients", "token_key_file", "token_hop_limit"}
+var topOnly = []string{"instances", "instances_dir", "unknown_clients", "token_key_file", "token_hop_limit",
+	"max_connections", "max_connections_per_client", "header_timeout_ms", "max_header_bytes", "rate_limit"}
 
 // instanceOnly are the keys that only mean something inside an instance.
 var instanceOnly = []string{"match", "listen"}
@@ -44,6 +45,7 @@ func (p *parser) validateService(c *Config, dir string) {
 	if c.InstancesDir != "" {
 		c.InstancesDir = resolve(dir, c.InstancesDir)
 	}
+	p.validateProtection(c)
 	if c.UnknownClients == "deny" && len(c.Instances) == 0 && c.InstancesDir == "" {
 		p.warnf("unknown_clients", "is \"deny\" but no instances are configured: every client is refused")
 	}
@@ -63,6 +65,7 @@ func resolve(dir, path string) string {
 func (c *Config) inheritable() *Config {
 	m := *c
 	m.Instances, m.InstancesDir, m.UnknownClients, m.TokenKeyFile, m.TokenHopLimit = nil, "", "", "", 0
+	m.MaxConnections, m.MaxConnectionsPerClient, m.HeaderTimeoutMS, m.MaxHeaderBytes, m.RateLimit = 0, 0, 0, 0, nil
 	m.Match, m.Listen = nil, ""
 	m.Tags = maps.Clone(c.Tags)
 	m.EndpointDelayMS = maps.Clone(c.EndpointDelayMS)
@@ -329,4 +332,52 @@ func (p *parser) where(path string) string {
 		return fmt.Sprintf("%s:%d", e.File, e.Line)
 	}
 	return e.File
+}
+
+// validateProtection fills in and checks the load protection keys. A key
+// left out takes its default; max_connections, max_connections_per_client
+// and rate_limit.requests_per_second given as 0 turn that protection off.
+func (p *parser) validateProtection(c *Config) {
+	ints := []struct {
+		key      string
+		v        *int
+		def      int
+		min, max int
+		unit     string
+	}{
+		{"max_connections", &c.MaxConnections, DefaultMaxConnections, 0, 1_000_000, "connections (0: no cap)"},
+		{"max_connections_per_client", &c.MaxConnectionsPerClient, DefaultMaxConnectionsPerClient, 0, 1_000_000, "connections (0: no cap)"},
+		{"header_timeout_ms", &c.HeaderTimeoutMS, DefaultHeaderTimeoutMS, 100, 600_000, "milliseconds"},
+		{"max_header_bytes", &c.MaxHeaderBytes, DefaultMaxHeaderBytes, 1024, 65536, "bytes"},
+	}
+	for _, k := range ints {
+		if !p.given(k.key) {
+			*k.v = k.def
+			continue
+		}
+		if *k.v < k.min || *k.v > k.max {
+			p.errorf(k.key, "%d is out of range: expected %d to %d %s", *k.v, k.min, k.max, k.unit)
+		}
+	}
+	if c.RateLimit == nil {
+		c.RateLimit = &RateLimit{RequestsPerSecond: DefaultRequestsPerSecond}
+	} else if !p.given("rate_limit.requests_per_second") {
+		c.RateLimit.RequestsPerSecond = DefaultRequestsPerSecond
+	}
+	r := c.RateLimit
+	if r.RequestsPerSecond < 0 || r.RequestsPerSecond > 1_000_000 {
+		p.errorf("rate_limit.requests_per_second", "%d is out of range: expected 0 (no limit) to 1000000", r.RequestsPerSecond)
+	}
+	if !p.given("rate_limit.burst") {
+		r.Burst = 2 * r.RequestsPerSecond
+	} else if r.Burst < 1 || r.Burst > 1_000_000 {
+		p.errorf("rate_limit.burst", "%d is out of range: expected 1 to 1000000 requests", r.Burst)
+	}
+	switch r.Action {
+	case "":
+		r.Action = "delay"
+	case "delay", "429", "503":
+	default:
+		p.errorf("rate_limit.action", "%s is not a valid value: expected \"delay\" (as EC2), \"429\" or \"503\"", quote(r.Action))
+	}
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/imdsd/imdsd/pkg/imdspath"
 	"github.com/imdsd/imdsd/pkg/metadata"
+	"github.com/imdsd/imdsd/pkg/ratelimit"
 	"github.com/imdsd/imdsd/pkg/token"
 )
 
@@ -67,6 +69,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	n := 0
 	if ok {
 		n = s.write(w, r, &rep)
+		s.metrics.request(rep.status)
+	} else {
+		s.metrics.clientGone.Inc()
 	}
 	if r.ContentLength != 0 {
 		// Not supported by every ResponseWriter (httptest's); then there
@@ -93,14 +98,37 @@ func (s *Server) answer(r *http.Request) (rep reply, ok bool) {
 			s.log.Error("panic answering request", "client", r.RemoteAddr, "method", r.Method,
 				"path", r.RequestURI, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			rep, ok = errorReply(http.StatusInternalServerError), true
+			s.metrics.panics.Inc()
 		}
 	}()
 	st := s.state.Load()
-	in := st.instanceFor(addrs(r))
+	client, local := addrs(r)
+	in := st.instanceFor(client, local)
 	if in == nil {
 		// unknown_clients "deny": refused as EC2 refuses a disabled
 		// endpoint, which clients take as final rather than retrying.
 		return errorReply(http.StatusForbidden), true
+	}
+	s.metrics.perGuest.WithLabelValues(in.label).Inc()
+	if rl := st.cfg.RateLimit; rl != nil && rl.RequestsPerSecond > 0 && client.IsValid() {
+		maxWait := time.Duration(0)
+		if rl.Action == "delay" {
+			maxWait = ratelimit.MaxWait
+		}
+		wait, allowed := s.limiter.Take(client.Addr().Unmap(), ratelimit.Settings{PerSecond: rl.RequestsPerSecond, Burst: rl.Burst}, maxWait)
+		switch {
+		case !allowed:
+			s.metrics.limited.WithLabelValues("refused").Inc()
+			if rl.Action == "429" {
+				return errorReply(http.StatusTooManyRequests), true
+			}
+			return errorReply(http.StatusServiceUnavailable), true
+		case wait > 0:
+			s.metrics.limited.WithLabelValues("delayed").Inc()
+			if !sleep(r.Context(), s.stop, wait) {
+				return reply{status: StatusClientGone}, false
+			}
+		}
 	}
 	// Fault keys are normalised with imdspath.Key, so match on the same.
 	delay, forced := in.cfg.Fault(imdspath.Key(r.URL.Path))
@@ -145,11 +173,15 @@ func (s *Server) decide(r *http.Request, st *state, in *instance, version, rest 
 	if tok, ok := r.Header[hdrToken]; ok {
 		left, err := s.sealer.Verify(tok[0], binding(r, in))
 		if err != nil {
+			s.metrics.rejected.WithLabelValues(rejectReason(err)).Inc()
 			return errorReply(http.StatusUnauthorized)
 		}
 		ttl = int((left + time.Second - 1) / time.Second)
-	} else if in.cfg.TokensRequired() {
-		return errorReply(http.StatusUnauthorized)
+	} else {
+		s.metrics.v1.Inc()
+		if in.cfg.TokensRequired() {
+			return errorReply(http.StatusUnauthorized)
+		}
 	}
 
 	switch r.Method {
@@ -203,6 +235,7 @@ func (s *Server) mint(r *http.Request, st *state, in *instance, version string) 
 		return errorReply(http.StatusBadRequest)
 	}
 	tok := s.sealer.Mint(time.Duration(ttl)*time.Second, binding(r, in))
+	s.metrics.tokens.Inc()
 	if c, ok := r.Context().Value(connKey{}).(net.Conn); ok {
 		// Like EC2's http-put-response-hop-limit: the token does not
 		// reach a client more routed hops away.
@@ -245,6 +278,17 @@ func binding(r *http.Request, in *instance) []byte {
 		b = append(b, r.RemoteAddr...)
 	}
 	return append(append(b, 0), in.id...)
+}
+
+// rejectReason names a token error for the metrics.
+func rejectReason(err error) string {
+	switch {
+	case errors.Is(err, token.ErrExpired):
+		return "expired"
+	case errors.Is(err, token.ErrMalformed):
+		return "malformed"
+	}
+	return "invalid"
 }
 
 // connKey is the request context key of the connection.

@@ -140,6 +140,7 @@ func start(t testing.TB, cfgJSON string, mods ...func(*Options)) *testServer {
 		Logger:    slog.New(slog.NewJSONHandler(ts.errlog, nil)),
 		AccessLog: slog.New(slog.NewJSONHandler(ts.access, nil)),
 		Now:       ts.clock.Now,
+		Version:   "test",
 	}
 	for _, m := range mods {
 		m(&opts)

@@ -5,15 +5,17 @@ package server
 import (
 	"net"
 	"syscall"
-
-	"github.com/imdsd/imdsd/pkg/hostheader"
 )
 
 // setHopLimit sets the IP TTL (IPv6 hop limit) of what c sends from now on.
 // The connection closes after its one response, so it is never reset.
 func setHopLimit(c net.Conn, hops int) error {
-	if hc, ok := c.(*hostheader.Conn); ok {
-		c = hc.Unwrap()
+	for {
+		u, ok := c.(interface{ Unwrap() net.Conn })
+		if !ok {
+			break
+		}
+		c = u.Unwrap()
 	}
 	sc, ok := c.(syscall.Conn)
 	if !ok {

@@ -27,8 +27,10 @@ import (
 	"time"
 
 	"github.com/imdsd/imdsd/pkg/config"
+	"github.com/imdsd/imdsd/pkg/connlimit"
 	"github.com/imdsd/imdsd/pkg/hostheader"
 	"github.com/imdsd/imdsd/pkg/metadata"
+	"github.com/imdsd/imdsd/pkg/ratelimit"
 	"github.com/imdsd/imdsd/pkg/token"
 )
 
@@ -46,8 +48,11 @@ type Options struct {
 	// and network deadlines always use real time.
 	Now func() time.Time
 	// ReadHeaderTimeout bounds how long a client may take to send its
-	// request head. Zero means 10 seconds.
+	// request head. Zero means the configuration's header_timeout_ms, read
+	// when the server is made.
 	ReadHeaderTimeout time.Duration
+	// Version is reported by the imdsd_build_info metric.
+	Version string
 }
 
 // Server answers metadata requests. Its methods are safe for concurrent use.
@@ -60,6 +65,8 @@ type Server struct {
 	http     *http.Server
 	stop     chan struct{} // closed by Shutdown: injected delays end
 	stopOnce sync.Once
+	metrics  *metrics
+	limiter  *ratelimit.Limiter
 }
 
 // state is everything a configuration determines, swapped as one on reload.
@@ -82,10 +89,11 @@ type instance struct {
 	id     []byte
 	listen netip.AddrPort
 	match  []netip.Prefix
+	label  string // the metrics' instance_id label
 }
 
 func newInstance(cfg *config.Config, launched time.Time) *instance {
-	return &instance{cfg: cfg, tree: metadata.Build(cfg, launched)}
+	return &instance{cfg: cfg, tree: metadata.Build(cfg, launched), label: "default"}
 }
 
 // newState builds the lookup tables for cfg.
@@ -98,6 +106,7 @@ func newState(cfg *config.Config, launched time.Time) *state {
 		in := newInstance(g.Config, launched)
 		in.listen, in.match = g.Listen, g.Match
 		in.id = []byte(g.Config.InstanceID)
+		in.label = g.Config.InstanceID
 		for _, pf := range g.Match {
 			if pf.IsSingleIP() {
 				st.exact[pf.Addr()] = append(st.exact[pf.Addr()], in)
@@ -152,7 +161,14 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.ReadHeaderTimeout == 0 {
-		opts.ReadHeaderTimeout = 10 * time.Second
+		opts.ReadHeaderTimeout = time.Duration(cfg.HeaderTimeoutMS) * time.Millisecond
+	}
+	if opts.ReadHeaderTimeout <= 0 {
+		opts.ReadHeaderTimeout = time.Duration(config.DefaultHeaderTimeoutMS) * time.Millisecond
+	}
+	maxHeader := cfg.MaxHeaderBytes
+	if maxHeader <= 0 || maxHeader > hostheader.MaxHead {
+		maxHeader = hostheader.MaxHead
 	}
 	sealer := opts.Sealer
 	if sealer == nil {
@@ -170,12 +186,14 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		sealer:   sealer,
 		launched: opts.Now(),
 		stop:     make(chan struct{}),
+		metrics:  newMetrics(opts.Version),
+		limiter:  ratelimit.New(),
 	}
 	s.Reload(cfg)
 	s.http = &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: opts.ReadHeaderTimeout,
-		MaxHeaderBytes:    hostheader.MaxHead,
+		MaxHeaderBytes:    maxHeader,
 		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
 		// "OPTIONS *" is answered by the handler, with EC2's framing,
 		// rather than by net/http's built-in answer.
@@ -202,7 +220,17 @@ func (s *Server) Config() *config.Config { return s.state.Load().cfg }
 // Serve answers requests arriving on ln until [Server.Shutdown] is called,
 // when it returns nil. It may be called for several listeners at once.
 func (s *Server) Serve(ln net.Listener) error {
-	err := s.http.Serve(hostheader.Listener(ln))
+	limited := connlimit.New(ln, func() connlimit.Limits {
+		cfg := s.state.Load().cfg
+		return connlimit.Limits{Total: cfg.MaxConnections, PerClient: cfg.MaxConnectionsPerClient}
+	}, func(perClient bool) {
+		if perClient {
+			s.metrics.refused.WithLabelValues("per_client").Inc()
+		} else {
+			s.metrics.refused.WithLabelValues("total").Inc()
+		}
+	})
+	err := s.http.Serve(hostheader.Listener(limited))
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}

@@ -379,7 +379,7 @@ func TestPaths(t *testing.T) {
 	id := "i-1234567890"
 	az := "antarctica-1a"
 	long := "/latest/meta-data/" + strings.Repeat("a", 8<<10)
-	longer := "/latest/meta-data/" + strings.Repeat("a", 60<<10)
+	// A longer head is over max_header_bytes: TestMalformed has its 431.
 	tests := []struct {
 		path string
 		want expect
@@ -426,7 +426,6 @@ func TestPaths(t *testing.T) {
 		{"/latest/api/token/x", expect{status: 404, ctype: "text/html", body: str(page404)}},
 		{"/%00", expect{status: 404, ctype: "text/html", body: str(page404)}},
 		{long, expect{status: 404, ctype: "text/html", body: str(page404)}},
-		{longer, expect{status: 404, ctype: "text/html", body: str(page404)}},
 	}
 	for _, tt := range tests {
 		name := tt.path

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"sync"
@@ -44,6 +45,8 @@ type Options struct {
 	Notify func(state string)
 	// Watchdog is systemd's WatchdogSec (zero: no pings).
 	Watchdog time.Duration
+	// Admin, if set, serves /healthz and /metrics for the administrator.
+	Admin net.Listener
 }
 
 // Run serves until ctx is done, then shuts down gracefully.
@@ -67,6 +70,18 @@ func Run(ctx context.Context, o Options) error {
 			}
 		}()
 		o.Logger.Log(ctx, logging.LevelNotice, "listening", "addr", ln.Addr().String())
+	}
+	var admin *http.Server
+	if o.Admin != nil {
+		admin = &http.Server{Handler: srv.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := admin.Serve(o.Admin); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("admin listener %s: %w", o.Admin.Addr(), err)
+			}
+		}()
+		o.Logger.Log(ctx, logging.LevelNotice, "admin listener: /healthz and /metrics", "addr", o.Admin.Addr().String())
 	}
 	notify := o.Notify
 	if notify == nil {
@@ -103,6 +118,9 @@ loop:
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		o.Logger.Error("shutdown", "err", err)
+	}
+	if admin != nil {
+		admin.Close()
 	}
 	wg.Wait()
 	return runErr
