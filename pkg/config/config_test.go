@@ -757,28 +757,36 @@ func TestDerived(t *testing.T) {
 		a := get(t, `{"instance_id": "i-0123456789abcdef0"}`)
 		b := get(t, `{"instance_id": "i-0123456789abcdef0", "region": "us-east-2", "local_ipv4": "10.9.9.9"}`)
 		other := get(t, `{"instance_id": "i-0123456789abcdef1"}`)
+		// Per instance: the same for one instance id whatever else
+		// changes, different for another. Shared (the network's): the
+		// same for every instance in one network, different in another.
 		shapes := []struct {
 			what    string
 			a, b, o string
 			re      string
+			shared  bool
 		}{
-			{"ami_id", a.AMIID, b.AMIID, other.AMIID, `^ami-[0-9a-f]{17}$`},
-			{"reservation_id", a.ReservationID, b.ReservationID, other.ReservationID, `^r-[0-9a-f]{17}$`},
-			{"interface_id", a.InterfaceID, b.InterfaceID, other.InterfaceID, `^eni-[0-9a-f]{17}$`},
-			{"subnet_id", a.SubnetID, b.SubnetID, other.SubnetID, `^subnet-[0-9a-f]{17}$`},
-			{"vpc_id", a.VPCID, b.VPCID, other.VPCID, `^vpc-[0-9a-f]{17}$`},
-			{"security_group_ids[0]", a.SecurityGroupIDs[0], b.SecurityGroupIDs[0], other.SecurityGroupIDs[0], `^sg-[0-9a-f]{17}$`},
+			{"ami_id", a.AMIID, b.AMIID, other.AMIID, `^ami-[0-9a-f]{17}$`, false},
+			{"reservation_id", a.ReservationID, b.ReservationID, other.ReservationID, `^r-[0-9a-f]{17}$`, false},
+			{"interface_id", a.InterfaceID, b.InterfaceID, other.InterfaceID, `^eni-[0-9a-f]{17}$`, false},
+			{"subnet_id", a.SubnetID, b.SubnetID, other.SubnetID, `^subnet-[0-9a-f]{17}$`, true},
+			{"vpc_id", a.VPCID, b.VPCID, other.VPCID, `^vpc-[0-9a-f]{17}$`, true},
+			{"security_group_ids[0]", a.SecurityGroupIDs[0], b.SecurityGroupIDs[0], other.SecurityGroupIDs[0], `^sg-[0-9a-f]{17}$`, true},
 		}
 		seen := map[string]string{}
 		for _, s := range shapes {
 			if !regexp.MustCompile(s.re).MatchString(s.a) {
 				t.Errorf("%s = %q, want it to match %s", s.what, s.a, s.re)
 			}
-			if s.a != s.b {
+			switch {
+			case !s.shared && s.a != s.b:
 				t.Errorf("%s changed with other keys: %q, %q", s.what, s.a, s.b)
-			}
-			if s.a == s.o {
+			case !s.shared && s.a == s.o:
 				t.Errorf("%s is %q for two instance ids", s.what, s.a)
+			case s.shared && s.a != s.o:
+				t.Errorf("%s differs between two instances in one network: %q, %q", s.what, s.a, s.o)
+			case s.shared && s.a == s.b:
+				t.Errorf("%s is %q in two networks", s.what, s.a)
 			}
 			hex := s.a[strings.IndexByte(s.a, '-')+1:]
 			if prev, dup := seen[hex]; dup {

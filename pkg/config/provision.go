@@ -71,12 +71,23 @@ func (p *parser) provision(c *Config) {
 		def(&c.PublicHostname, "ec2-"+strings.ReplaceAll(c.PublicIPv4, ".", "-")+"."+publicDomain(c.Region))
 	}
 
+	if ip, err := netip.ParseAddr(c.LocalIPv4); err == nil && ip.Is4() {
+		sub, _ := ip.Prefix(24)
+		vpc, _ := ip.Prefix(16)
+		def(&c.SubnetIPv4CIDR, sub.String())
+		def(&c.VPCIPv4CIDR, vpc.String())
+	}
+	// What belongs to the instance derives from its id; what instances
+	// share (their network, their security groups) from the account and the
+	// network, so that guests in one subnet see one subnet-id and vpc-id,
+	// as on EC2.
 	id := func(prefix string, n int) string { return prefix + derive(c.InstanceID, prefix, n) }
+	shared := func(prefix, of string) string { return prefix + derive(c.AccountID+"/"+of, prefix, 17) }
 	def(&c.AMIID, id("ami-", 17))
 	def(&c.ReservationID, id("r-", 17))
 	def(&c.InterfaceID, id("eni-", 17))
-	def(&c.SubnetID, id("subnet-", 17))
-	def(&c.VPCID, id("vpc-", 17))
+	def(&c.SubnetID, shared("subnet-", c.SubnetIPv4CIDR))
+	def(&c.VPCID, shared("vpc-", c.VPCIPv4CIDR))
 	if regionOK && reZone.MatchString(c.AvailabilityZone) {
 		def(&c.AvailabilityZoneID, zoneID(c.Region, c.AvailabilityZone))
 	}
@@ -86,14 +97,8 @@ func (p *parser) provision(c *Config) {
 	if c.SecurityGroupIDs == nil {
 		c.SecurityGroupIDs = make([]string, 0, len(c.SecurityGroups))
 		for _, g := range c.SecurityGroups {
-			c.SecurityGroupIDs = append(c.SecurityGroupIDs, "sg-"+derive(c.InstanceID, "sg-"+g, 17))
+			c.SecurityGroupIDs = append(c.SecurityGroupIDs, shared("sg-", c.VPCIPv4CIDR+"/"+g))
 		}
-	}
-	if ip, err := netip.ParseAddr(c.LocalIPv4); err == nil && ip.Is4() {
-		sub, _ := ip.Prefix(24)
-		vpc, _ := ip.Prefix(16)
-		def(&c.SubnetIPv4CIDR, sub.String())
-		def(&c.VPCIPv4CIDR, vpc.String())
 	}
 	def(&c.HTTPTokens, "required")
 	def(&c.HTTPEndpoint, "enabled")
