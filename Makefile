@@ -105,7 +105,9 @@ render:
 
 # Common files, then the service files of this OS (install-FreeBSD or
 # install-Linux; nothing on other systems).  imdsd.conf is created from the
-# sample only when it does not exist yet, as a port's @sample does.
+# sample only when it does not exist yet, as a port's @sample does.  The
+# sample names instances.d (its instances_dir), so the directory is created
+# with its README; the guest files put there are never touched.
 OSINSTALL_FreeBSD   = install-FreeBSD
 OSINSTALL_Linux     = install-Linux
 OSUNINSTALL_FreeBSD = uninstall-FreeBSD
@@ -113,6 +115,7 @@ OSUNINSTALL_Linux   = uninstall-Linux
 
 install: build render $(OSINSTALL_$(OS))
 	$(INSTALL) -d -m 0755 $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(ETCDIR) \
+		$(DESTDIR)$(ETCDIR)/instances.d \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	$(INSTALL) -m $(BINMODE) bin/imdsd $(DESTDIR)$(SBINDIR)/imdsd
 	$(INSTALL) -m $(BINMODE) bin/getimds $(DESTDIR)$(BINDIR)/getimds
@@ -120,6 +123,7 @@ install: build render $(OSINSTALL_$(OS))
 	$(INSTALL) -m $(MANMODE) man/imdsd.conf.5 $(DESTDIR)$(MANDIR)/man5/imdsd.conf.5
 	$(INSTALL) -m $(MANMODE) man/imdsd.8 $(DESTDIR)$(MANDIR)/man8/imdsd.8
 	$(INSTALL) -m $(CONFMODE) etc/imdsd.conf.sample $(DESTDIR)$(ETCDIR)/imdsd.conf.sample
+	$(INSTALL) -m $(CONFMODE) etc/instances.d/README $(DESTDIR)$(ETCDIR)/instances.d/README
 	@if [ ! -e $(DESTDIR)$(ETCDIR)/imdsd.conf ]; then \
 		echo "$(INSTALL) -m $(CONFMODE) etc/imdsd.conf.sample $(DESTDIR)$(ETCDIR)/imdsd.conf"; \
 		$(INSTALL) -m $(CONFMODE) etc/imdsd.conf.sample $(DESTDIR)$(ETCDIR)/imdsd.conf; \
@@ -137,7 +141,8 @@ install-Linux: render
 	$(INSTALL) -m $(CONFMODE) build/systemd/imdsd.service $(DESTDIR)$(SYSTEMDUNITDIR)/imdsd.service
 
 # Removes what install put in place, except an imdsd.conf that differs from
-# the sample (a port's @sample does the same) and the directories.
+# the sample (a port's @sample does the same), the guest files of
+# instances.d and the directories that are not empty.
 uninstall: $(OSUNINSTALL_$(OS))
 	rm -f $(DESTDIR)$(SBINDIR)/imdsd $(DESTDIR)$(BINDIR)/getimds \
 		$(DESTDIR)$(MANDIR)/man1/getimds.1 $(DESTDIR)$(MANDIR)/man5/imdsd.conf.5 \
@@ -145,7 +150,8 @@ uninstall: $(OSUNINSTALL_$(OS))
 	@if cmp -s $(DESTDIR)$(ETCDIR)/imdsd.conf $(DESTDIR)$(ETCDIR)/imdsd.conf.sample; then \
 		echo "rm -f $(DESTDIR)$(ETCDIR)/imdsd.conf"; rm -f $(DESTDIR)$(ETCDIR)/imdsd.conf; \
 	fi
-	rm -f $(DESTDIR)$(ETCDIR)/imdsd.conf.sample
+	rm -f $(DESTDIR)$(ETCDIR)/imdsd.conf.sample $(DESTDIR)$(ETCDIR)/instances.d/README
+	@rmdir $(DESTDIR)$(ETCDIR)/instances.d 2>/dev/null || true
 	@rmdir $(DESTDIR)$(ETCDIR) 2>/dev/null || true
 
 uninstall-FreeBSD:

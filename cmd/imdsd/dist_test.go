@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -213,6 +214,10 @@ func TestDistRCKnobs(t *testing.T) {
 	bin := distBin(t)
 	etc := t.TempDir()
 	writeFile(t, filepath.Join(etc, "imdsd.conf"), readFile(t, filepath.Join(repoRoot, "etc/imdsd.conf.sample")), 0o644)
+	// The sample's instances_dir, laid out next to it as make install does.
+	if err := os.CopyFS(filepath.Join(etc, "instances.d"), os.DirFS(filepath.Join(repoRoot, "etc/instances.d"))); err != nil {
+		t.Fatalf("copying etc/instances.d: %v", err)
+	}
 	broken := filepath.Join(etc, "broken.conf")
 	writeFile(t, broken, "{\n  \"instance_id\": \"web1\"\n}\n", 0o644)
 	dir := render(t, "SBINDIR="+filepath.Dir(bin), "ETCDIR="+etc)
@@ -225,6 +230,12 @@ func TestDistRCKnobs(t *testing.T) {
 	writeFile(t, scriptPath, script, 0o755)
 	conf := filepath.Join(etc, "imdsd.conf")
 	command := filepath.Join(filepath.Dir(bin), "imdsd")
+	// What configtest must print for the sample: imdsd -t's own line.
+	okOut, okErr, ok := configOK(t, conf)
+	if !ok {
+		t.Fatalf("imdsd -t -c %s does not load cleanly\nstdout:\n%s\nstderr:\n%s", conf, okOut, okErr)
+	}
+	okLine := strings.TrimSuffix(okOut, "\n")
 
 	tests := []struct {
 		name   string
@@ -241,7 +252,7 @@ func TestDistRCKnobs(t *testing.T) {
 				"command_args=-d -p /var/run/imdsd.pid -c " + conf + " -u nobody",
 				"pidfile=/var/run/imdsd.pid", "required_files=" + conf,
 				"extra_commands=configtest reload", "rc_user=<unset>",
-				"Performing sanity check on imdsd configuration:", conf + ": configuration OK", "would start",
+				"Performing sanity check on imdsd configuration:", okLine, "would start",
 			},
 		},
 		{
@@ -251,7 +262,7 @@ func TestDistRCKnobs(t *testing.T) {
 			want: []string{
 				"flags=-l 169.254.169.254:80 --no-access-log",
 				"command_args=-d -p /var/run/imds.pid -c " + conf + " -u www",
-				"pidfile=/var/run/imds.pid", "rc_user=<unset>", conf + ": configuration OK", "would reload",
+				"pidfile=/var/run/imds.pid", "rc_user=<unset>", okLine, "would reload",
 			},
 		},
 		{
@@ -498,40 +509,92 @@ func TestDistManConfKeys(t *testing.T) {
 	}
 }
 
+// configOK runs imdsd -t -c path and reports whether the file loads
+// without a warning: imdsd prints "path: configuration OK" and, for a
+// many-guest configuration, the number of guests the config package finds.
+func configOK(t *testing.T, path string) (stdout, stderr string, ok bool) {
+	t.Helper()
+	stdout, stderr, code := distRun(t, ".", nil, distBin(t), "-t", "-c", path)
+	guests := ""
+	if cfg, _, err := config.Load(path); err == nil && len(cfg.Guests()) > 0 {
+		guests = fmt.Sprintf(` \(%d guests?\)`, len(cfg.Guests()))
+	}
+	want := regexp.MustCompile(`\A` + regexp.QuoteMeta(path) + `: configuration OK` + guests + `\n\z`)
+	return stdout, stderr, code == 0 && stderr == "" && want.MatchString(stdout)
+}
+
+// literalBlock is a ".Bd -literal" display of a manual page and the line
+// before it.
+type literalBlock struct {
+	intro, text string
+}
+
+func literalBlocks(page string) []literalBlock {
+	var blocks []literalBlock
+	lines := strings.Split(page, "\n")
+	for i := 1; i < len(lines); i++ {
+		if !strings.HasPrefix(lines[i], ".Bd -literal") {
+			continue
+		}
+		b := literalBlock{intro: lines[i-1]}
+		j := i + 1
+		for j < len(lines) && lines[j] != ".Ed" {
+			j++
+		}
+		b.text = strings.Join(lines[i+1:j], "\n")
+		blocks = append(blocks, b)
+		i = j
+	}
+	return blocks
+}
+
 // TestDistManConfExamples checks that every JSON example in imdsd.conf(5)
-// loads without a warning.
+// loads without a warning. An example introduced by ".Pa
+// .../DIR/NAME.json" is a file of an instances_dir: every configuration
+// example is checked with these files in DIR next to it.
 func TestDistManConfExamples(t *testing.T) {
 	page := readFile(t, filepath.Join(repoRoot, "man/imdsd.conf.5"))
 	unescape := strings.NewReplacer(`\e`, `\`, `\&`, "", `\(dq`, `"`, `\-`, "-")
-	n := 0
-	for _, m := range regexp.MustCompile(`(?s)\n\.Bd -literal[^\n]*\n(.*?)\n\.Ed\n`).FindAllStringSubmatch(page, -1) {
-		text := unescape.Replace(m[1]) + "\n"
+	instanceFile := regexp.MustCompile(`^\.Pa \S*?([^/\s]+/[^/\s]+\.json)(?: [,:.])?$`)
+	files := map[string]string{} // DIR/NAME.json: text
+	var examples []string
+	for _, b := range literalBlocks(page) {
+		text := unescape.Replace(b.text) + "\n"
 		first := strings.TrimSpace(text)
 		if !strings.HasPrefix(first, "{") && !strings.HasPrefix(first, "#") {
 			continue // not a configuration file
 		}
-		n++
-		path := filepath.Join(t.TempDir(), "example.conf")
+		if m := instanceFile.FindStringSubmatch(b.intro); m != nil {
+			files[m[1]] = text
+			continue
+		}
+		examples = append(examples, text)
+	}
+	for n, text := range examples {
+		dir := t.TempDir()
+		for name, f := range files {
+			writeFile(t, filepath.Join(dir, name), f, 0o644)
+		}
+		path := filepath.Join(dir, "example.conf")
 		writeFile(t, path, text, 0o644)
-		out, errOut, code := distRun(t, ".", nil, distBin(t), "-t", "-c", path)
-		if code != 0 || errOut != "" || out != path+": configuration OK\n" {
-			t.Errorf("example %d of imdsd.conf(5) does not load cleanly: exit status %d\nstdout:\n%s\nstderr:\n%s\nexample:\n%s", n, code, out, errOut, text)
+		if out, errOut, ok := configOK(t, path); !ok {
+			t.Errorf("example %d of imdsd.conf(5) does not load cleanly\nstdout:\n%s\nstderr:\n%s\nexample:\n%s", n+1, out, errOut, text)
 		}
 	}
-	if n < 3 {
-		t.Errorf("found %d configuration examples in imdsd.conf(5), want at least 3", n)
+	if len(examples) < 3 {
+		t.Errorf("found %d configuration examples in imdsd.conf(5), want at least 3", len(examples))
 	}
 }
 
 // TestDistSample checks that etc/imdsd.conf.sample loads without a
-// warning and mentions every key (user_data_base64, which cannot be given
-// with user_data, in a comment).
+// warning and mentions every key (in comments: user_data_base64, which
+// cannot be given with user_data, and token_key_file, which would make the
+// installed configuration create a key file at start).
 func TestDistSample(t *testing.T) {
 	sample := filepath.Join(repoRoot, "etc/imdsd.conf.sample")
-	out, errOut, code := distRun(t, ".", nil, distBin(t), "-t", "-c", sample)
-	if code != 0 || errOut != "" || out != sample+": configuration OK\n" {
-		t.Errorf("imdsd -t -c %s: exit status %d, want 0, no warnings and %q\nstdout:\n%s\nstderr:\n%s",
-			sample, code, sample+": configuration OK\n", out, errOut)
+	if out, errOut, ok := configOK(t, sample); !ok {
+		t.Errorf("imdsd -t -c %s: want exit status 0, no warnings and %q\nstdout:\n%s\nstderr:\n%s",
+			sample, sample+": configuration OK", out, errOut)
 	}
 	text := readFile(t, sample)
 	for _, k := range configKeys(reflect.TypeOf(config.Config{}), "") {
@@ -559,7 +622,10 @@ func TestDistInstall(t *testing.T) {
 		"share/man/man8/imdsd.8":      0o644,
 	}
 	layout := func(prefix, etc string, extra map[string]os.FileMode) map[string]os.FileMode {
-		m := map[string]os.FileMode{etc + "/imdsd.conf.sample": 0o644, etc + "/imdsd.conf": 0o644}
+		m := map[string]os.FileMode{
+			etc + "/imdsd.conf.sample": 0o644, etc + "/imdsd.conf": 0o644,
+			etc + "/instances.d/README": 0o644, // the sample's instances_dir
+		}
 		for f, mode := range common {
 			m[prefix+"/"+f] = mode
 		}
@@ -626,6 +692,11 @@ func TestDistInstall(t *testing.T) {
 			}
 			if got := readFile(t, filepath.Join(stage, pathOf(tt.want, "sbin/imdsd"))); got != stubBinary {
 				t.Errorf("installed imdsd is not bin/imdsd")
+			}
+			// The installed configuration loads as it is laid out: the
+			// instances_dir it names is there.
+			if out, errOut, ok := configOK(t, filepath.Join(stage, pathOf(tt.want, "/imdsd/imdsd.conf"))); !ok {
+				t.Errorf("the installed imdsd.conf does not load cleanly\nstdout:\n%s\nstderr:\n%s", out, errOut)
 			}
 
 			// A clean uninstall removes every file.
