@@ -49,7 +49,7 @@ SCRIPTMODE ?= 0755
 SUBST = -e 's|%%PREFIX%%/sbin|$(SBINDIR)|g' -e 's|%%PREFIX%%/etc/imdsd|$(ETCDIR)|g' \
 	-e 's|%%PREFIX%%|$(PREFIX)|g' -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@ETCDIR@|$(ETCDIR)|g'
 
-.PHONY: all build run test test-go lint fmt vet bench cross clean render \
+.PHONY: all build run test test-go fuzz lint fmt vet bench cross clean render \
 	install install-FreeBSD install-Linux uninstall uninstall-FreeBSD uninstall-Linux
 
 all: build
@@ -63,10 +63,21 @@ run: build
 	./bin/imdsd --host 127.0.0.1 --port 8000
 
 # The whole suite: static checks, then every Go test with the race detector.
-test: lint test-go
+test: lint test-go fuzz
 
 test-go:
 	$(GO) test -race -count=1 ./...
+
+# Each fuzz target for a short, bounded time: path normalisation, the Host
+# fix-up, request handling, token decoding, config decoding. Longer runs:
+# make fuzz FUZZTIME=10m.
+FUZZTIME ?= 5s
+FUZZ = pkg/imdspath:FuzzClean pkg/hostheader:FuzzFix pkg/server:FuzzRequest pkg/token:FuzzVerify pkg/config:FuzzParse
+fuzz:
+	@for f in $(FUZZ); do \
+		echo "fuzz $$f for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "$${f#*:}" -fuzztime $(FUZZTIME) ./$${f%%:*}/ || exit 1; \
+	done
 
 # Static checks.  The Go tests of cmd/imdsd (dist_test.go) go further:
 # shellcheck, systemd-analyze verify and security, make install layouts.

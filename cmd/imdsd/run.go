@@ -172,7 +172,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return exitError{code: 1}
 	}
 	if o.testConfig {
-		if n := len(cfg.Guests()); n > 0 {
+		if n := len(cfg.Guests()); n == 1 {
+			fmt.Fprintf(stdout, "%s: configuration OK (1 guest)\n", nameOr(o.config))
+		} else if n > 1 {
 			fmt.Fprintf(stdout, "%s: configuration OK (%d guests)\n", nameOr(o.config), n)
 		} else {
 			fmt.Fprintf(stdout, "%s: configuration OK\n", nameOr(o.config))

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -475,4 +476,26 @@ func BenchmarkVerifyMalformed(b *testing.B) {
 	for b.Loop() {
 		s.Verify(tok, guestA)
 	}
+}
+
+// BenchmarkMillionMints reports how much the live heap grows over 1,000,000
+// mints (heap-B): tokens are sealed, not stored, so it should stay near 0.
+// A figure, not a test: run it with make bench.
+func BenchmarkMillionMints(b *testing.B) {
+	s, err := NewRandom()
+	if err != nil {
+		b.Fatal(err)
+	}
+	binding := []byte{10, 0, 0, 11, 0}
+	var before, after runtime.MemStats
+	for i := 0; i < b.N; i++ {
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for j := 0; j < 1_000_000; j++ {
+			s.Mint(time.Minute, binding)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+	}
+	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)), "heap-B")
 }
