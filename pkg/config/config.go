@@ -147,6 +147,18 @@ type Guest struct {
 // single-instance configuration.
 func (c *Config) Guests() []*Guest { return c.guests }
 
+// Partition is the AWS partition of the region: aws, aws-cn or aws-us-gov.
+func (c *Config) Partition() string { return partition(c.Region) }
+
+// ServiceDomain is the region's domain for AWS service endpoints
+// (services/domain).
+func (c *Config) ServiceDomain() string {
+	if c.Partition() == "aws-cn" {
+		return "amazonaws.com.cn"
+	}
+	return "amazonaws.com"
+}
+
 // DenyUnknown reports whether clients no guest matches are refused.
 func (c *Config) DenyUnknown() bool { return c.UnknownClients == "deny" }
 

@@ -46,8 +46,8 @@ func metaData(c *config.Config, launched time.Time) dir {
 		"reservation-id":  c.ReservationID,
 		"security-groups": lines(c.SecurityGroups),
 		"services": dir{
-			"domain":    domain(c.Region),
-			"partition": partition(c.Region),
+			"domain":    c.ServiceDomain(),
+			"partition": c.Partition(),
 		},
 	}
 	if c.PublicIPv4 != "" {
@@ -161,23 +161,6 @@ func IdentityDocument(c *config.Config, launched time.Time) string {
 		"ramdiskId", nil,
 		"region", c.Region,
 	)
-}
-
-func partition(region string) string {
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		return "aws-us-gov"
-	}
-	return "aws"
-}
-
-func domain(region string) string {
-	if strings.HasPrefix(region, "cn-") {
-		return "amazonaws.com.cn"
-	}
-	return "amazonaws.com"
 }
 
 // stamp formats t as EC2 does: RFC 3339 in UTC to the second, which is also
