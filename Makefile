@@ -63,7 +63,7 @@ run: build
 	./bin/imdsd --host 127.0.0.1 --port 8000
 
 # The whole suite: static checks, then every Go test with the race detector.
-test: lint test-go fuzz
+test: lint cross test-go fuzz
 
 test-go:
 	$(GO) test -race -count=1 ./...

@@ -452,3 +452,32 @@ func TestAdminListener(t *testing.T) {
 		}
 	}
 }
+
+func TestIPv6Listen(t *testing.T) {
+	probe, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	}
+	port := probe.Addr().(*net.TCPAddr).Port
+	probe.Close()
+	// ::1 serves; fd00:ec2::254, EC2's IPv6 endpoint, is not configured
+	// here and is bound anyway (IPV6_FREEBIND), with the hint to add it.
+	var stderr syncBuffer
+	cmd := exec.Command(imdsdBin, "--listen", fmt.Sprintf("[::1]:%d", port),
+		"--listen", fmt.Sprintf("[fd00:ec2::254]:%d", port), "--log", "stderr")
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	base := fmt.Sprintf("http://[::1]:%d", port)
+	waitHTTP(t, base+"/", 10*time.Second)
+	if got := tokenFlow(t, base); got != "i-1234567890" {
+		t.Errorf("instance-id over IPv6 = %q", got)
+	}
+	for _, want := range []string{"msg=listening addr=[fd00:ec2::254]:", "ip -6 addr add fd00:ec2::254/128 dev br0"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		}
+	}
+}

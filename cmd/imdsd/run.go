@@ -258,8 +258,9 @@ func serve(ctx context.Context, o *options, cfg *config.Config, warns config.Err
 			}
 			if !local {
 				host, _, _ := net.SplitHostPort(addr)
+				freebsd, linux := listen.AddCommands(host)
 				log.Warn("listening on an address not configured on this host yet; guests reach it once it is added",
-					"addr", addr, "freebsd", "ifconfig bridge0 inet "+host+"/32 alias", "linux", "ip addr add "+host+"/32 dev br0")
+					"addr", addr, "freebsd", freebsd, "linux", linux)
 			}
 			lns = append(lns, ln)
 		}

@@ -61,14 +61,24 @@ func Explain(addr string, err error) error {
 	host, _, _ := net.SplitHostPort(addr)
 	switch {
 	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		freebsd, linux := AddCommands(host)
 		return fmt.Errorf("%w\nthe address %s is not configured on this host; add it first, for example:\n"+
-			"  FreeBSD: ifconfig bridge0 inet %s/32 alias\n  Linux:   ip addr add %s/32 dev br0", err, host, host, host)
+			"  FreeBSD: %s\n  Linux:   %s", err, host, freebsd, linux)
 	case errors.Is(err, syscall.EACCES):
 		return fmt.Errorf("%w\nports below 1024 need root (or CAP_NET_BIND_SERVICE on Linux); to try imdsd without root, use --host 127.0.0.1 --port 8000", err)
 	case errors.Is(err, syscall.EADDRINUSE):
 		return fmt.Errorf("%w\nanother process (another imdsd?) is listening on %s", err, addr)
 	}
 	return err
+}
+
+// AddCommands returns the commands that put host on a guests' bridge, on
+// FreeBSD and on Linux.
+func AddCommands(host string) (freebsd, linux string) {
+	if a, err := netip.ParseAddr(host); err == nil && a.Is6() && !a.Is4In6() {
+		return "ifconfig bridge0 inet6 " + host + "/128 alias", "ip -6 addr add " + host + "/128 dev br0"
+	}
+	return "ifconfig bridge0 inet " + host + "/32 alias", "ip addr add " + host + "/32 dev br0"
 }
 
 // isLocal reports whether a's IP is configured on an interface of this
