@@ -109,7 +109,9 @@ func (s *Server) answer(r *http.Request) (rep reply, ok bool) {
 		// endpoint, which clients take as final rather than retrying.
 		return errorReply(http.StatusForbidden), true
 	}
-	s.metrics.perGuest.WithLabelValues(in.label).Inc()
+	if in.count != nil {
+		in.count.Inc()
+	}
 	if rl := st.cfg.RateLimit; rl != nil && rl.RequestsPerSecond > 0 && client.IsValid() {
 		maxWait := time.Duration(0)
 		if rl.Action == "delay" {

@@ -26,6 +26,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/imdsd/imdsd/pkg/config"
 	"github.com/imdsd/imdsd/pkg/connlimit"
 	"github.com/imdsd/imdsd/pkg/hostheader"
@@ -89,7 +91,8 @@ type instance struct {
 	id     []byte
 	listen netip.AddrPort
 	match  []netip.Prefix
-	label  string // the metrics' instance_id label
+	label  string             // the metrics' instance_id label
+	count  prometheus.Counter // its guest_requests_total
 }
 
 func newInstance(cfg *config.Config, launched time.Time) *instance {
@@ -116,6 +119,28 @@ func newState(cfg *config.Config, launched time.Time) *state {
 		}
 	}
 	return st
+}
+
+// each calls f for every instance of st.
+func (st *state) each(f func(*instance)) {
+	if st.def != nil {
+		f(st.def)
+	}
+	seen := map[*instance]bool{}
+	for _, ins := range st.exact {
+		for _, in := range ins {
+			if !seen[in] {
+				seen[in] = true
+				f(in)
+			}
+		}
+	}
+	for _, in := range st.nets {
+		if !seen[in] {
+			seen[in] = true
+			f(in)
+		}
+	}
 }
 
 // instanceFor returns the instance serving a client at addr that connected
@@ -211,7 +236,9 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 // Reload swaps in a new configuration, which must not be nil. Requests already being answered
 // finish with the old one; tokens issued before stay valid.
 func (s *Server) Reload(cfg *config.Config) {
-	s.state.Store(newState(cfg, s.launched))
+	st := newState(cfg, s.launched)
+	st.each(func(in *instance) { in.count = s.metrics.perGuest.WithLabelValues(in.label) })
+	s.state.Store(st)
 }
 
 // Config returns the configuration being served.
