@@ -272,9 +272,23 @@ func TestDaemonPidfile(t *testing.T) {
 	dir := t.TempDir()
 	pidfile := filepath.Join(dir, "imdsd.pid")
 	port := pickPort(t, "127.0.0.1")
-	args := []string{"-d", "-p", pidfile, "--host", "127.0.0.1", "--port", strconv.Itoa(port), "--log", "stderr"}
+	// A relative config path means the same in the detached child, and
+	// still on reload.
+	seed, err := os.ReadFile("testdata/seed.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "imdsd.json"), seed, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"-d", "-p", pidfile, "-c", "imdsd.json", "--host", "127.0.0.1", "--port", strconv.Itoa(port), "--log", "stderr"}
+	command := func() *exec.Cmd {
+		c := exec.Command(imdsdBin, args...)
+		c.Dir = dir
+		return c
+	}
 
-	out, err := exec.Command(imdsdBin, args...).CombinedOutput()
+	out, err := command().CombinedOutput()
 	if err != nil {
 		t.Fatalf("imdsd -d: %v\n%s", err, out)
 	}
@@ -300,8 +314,22 @@ func TestDaemonPidfile(t *testing.T) {
 		t.Errorf("daemon argv[0] = %q, want %q", argv0, imdsdBin)
 	}
 
+	changed := strings.Replace(string(seed), "i-1234567890", "i-0123456789abcdef0", 1)
+	if err := os.WriteFile(filepath.Join(dir, "imdsd.json"), []byte(changed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	syscall.Kill(pid, syscall.SIGHUP)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if got := tokenFlow(t, fmt.Sprintf("http://127.0.0.1:%d", port)); got == "i-0123456789abcdef0" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the detached daemon did not reload its relative config path")
+		}
+	}
+
 	// A second start is refused while the first holds the pidfile.
-	out, err = exec.Command(imdsdBin, args...).CombinedOutput()
+	out, err = command().CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "already running") {
 		t.Errorf("second imdsd -d: err %v, output %q; want a refusal naming the running daemon", err, out)
 	}

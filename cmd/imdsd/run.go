@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -198,6 +199,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // runChild is the detached process of --daemon: it reports to the waiting
 // parent why it could not start, since its stderr goes nowhere.
 func runChild(ctx context.Context, o *options) error {
+	// Relative paths are the parent's: resolve them before moving to "/".
+	if o.config != "" {
+		o.config, _ = filepath.Abs(o.config)
+	}
+	if path, ok := strings.CutPrefix(o.admin, "unix:"); ok {
+		abs, _ := filepath.Abs(path)
+		o.admin = "unix:" + abs
+	}
 	child, err := detach.Reborn(o.pidfile)
 	if err != nil {
 		detach.Fail(err)

@@ -59,7 +59,8 @@ func Start(pidfile string, timeout time.Duration) error {
 	ctx := &godaemon.Context{
 		PidFileName: pidfile,
 		PidFilePerm: 0o644,
-		WorkDir:     "/",
+		// The child starts where the parent ran, so that relative paths
+		// on the command line mean the same; see Reborn.
 		Umask:       0o022,
 		Env:         append(env, "NOTIFY_SOCKET="+sock),
 	}
@@ -128,14 +129,19 @@ type Child struct {
 	pidfile string
 }
 
-// Reborn runs in the child: it takes over the pidfile the parent locked and
-// writes this process's id into it.
+// Reborn runs in the child: it takes over the pidfile the parent locked,
+// writes this process's id into it and moves to "/", so as to hold no file
+// system busy. The child starts in the directory the parent ran in: make
+// relative paths absolute before calling Reborn.
 func Reborn(pidfile string) (*Child, error) {
 	ctx := &godaemon.Context{PidFileName: pidfile, PidFilePerm: 0o644}
 	if _, err := ctx.Reborn(); err != nil {
 		return nil, fmt.Errorf("daemon child: %w", err)
 	}
-	return &Child{ctx: ctx, pidfile: pidfile}, nil
+	if err := os.Chdir("/"); err != nil {
+		return nil, err
+	}
+	return &Child{ctx: ctx, pidfile: ctx.PidFileName}, nil
 }
 
 // Chown gives the pidfile to the user imdsd is about to become, so that it
