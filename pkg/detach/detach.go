@@ -61,8 +61,8 @@ func Start(pidfile string, timeout time.Duration) error {
 		PidFilePerm: 0o644,
 		// The child starts where the parent ran, so that relative paths
 		// on the command line mean the same; see Reborn.
-		Umask:       0o022,
-		Env:         append(env, "NOTIFY_SOCKET="+sock),
+		Umask: 0o022,
+		Env:   append(env, "NOTIFY_SOCKET="+sock),
 	}
 	child, err := ctx.Reborn()
 	if err != nil {
