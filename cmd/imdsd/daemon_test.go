@@ -509,3 +509,54 @@ func TestIPv6Listen(t *testing.T) {
 		}
 	}
 }
+
+func TestTokenKeyFileSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "imdsd.json")
+	if err := os.WriteFile(cfg, []byte(`{"token_key_file": "token.key"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	port := pickPort(t, "127.0.0.1")
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	start := func() *exec.Cmd {
+		cmd := exec.Command(imdsdBin, "-c", cfg, "--host", "127.0.0.1", "--port", strconv.Itoa(port), "--log", "stderr")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitHTTP(t, base+"/", 10*time.Second)
+		return cmd
+	}
+	stop := func(cmd *exec.Cmd) {
+		cmd.Process.Signal(syscall.SIGTERM)
+		if err := waitProc(cmd, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	cmd := start()
+	req, _ := http.NewRequest(http.MethodPut, base+"/latest/api/token", nil)
+	req.Header.Set("X-aws-ec2-metadata-token-ttl-seconds", "600")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	stop(cmd)
+	if st, err := os.Stat(filepath.Join(dir, "token.key")); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("token.key next to the config: %v (want mode 0600)", err)
+	}
+
+	cmd = start()
+	defer stop(cmd)
+	req, _ = http.NewRequest(http.MethodGet, base+"/latest/meta-data/instance-id", nil)
+	req.Header.Set("X-aws-ec2-metadata-token", string(tok))
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("a token from before the restart: status %d, want 200", resp.StatusCode)
+	}
+}
