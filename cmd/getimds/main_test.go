@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imdsd/imdsd/pkg/config"
+	"github.com/imdsd/imdsd/pkg/imdstest"
 	"github.com/imdsd/imdsd/pkg/server"
 	"github.com/imdsd/imdsd/pkg/token"
 )
@@ -61,19 +60,6 @@ var epoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 func fixed() time.Time { return epoch }
 
-// parseConfig returns the seed config for "", else cfgJSON's.
-func parseConfig(t *testing.T, cfgJSON string) *config.Config {
-	t.Helper()
-	if cfgJSON == "" {
-		return config.Default()
-	}
-	cfg, _, err := config.Parse("test.json", []byte(cfgJSON))
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	return cfg
-}
-
 // startIMDS serves cfgJSON (the seed config for "") on 127.0.0.1 with a
 // fixed clock and returns the server and its host:port.
 func startIMDS(t *testing.T, cfgJSON string) (*server.Server, string) {
@@ -82,68 +68,7 @@ func startIMDS(t *testing.T, cfgJSON string) (*server.Server, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(parseConfig(t, cfgJSON), server.Options{Now: fixed, Sealer: sealer.WithClock(fixed)})
-	if err != nil {
-		t.Fatalf("server.New: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return srv, ln.Addr().String()
-}
-
-// holdListener accepts connections and never answers.
-func holdListener(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return ln.Addr().String()
-}
-
-// closedPort returns an address nothing listens on.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	return imdstest.Start(t, imdstest.Config(t, cfgJSON), server.Options{Now: fixed, Sealer: sealer.WithClock(fixed)})
 }
 
 // result is what one getimds run produced.

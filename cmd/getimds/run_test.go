@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/imdsd/imdsd/pkg/imdstest"
 	"regexp"
 	"slices"
 	"sort"
@@ -51,8 +52,8 @@ func TestExitStatus(t *testing.T) {
 	_, fault := startIMDS(t, `{"force_status": {"meta-data/instance-id": 500, "meta-data/hostname": 503}}`)
 	_, notoken := startIMDS(t, `{"http_tokens": "optional", "force_status": {"api/token": 404}}`)
 	_, disabled := startIMDS(t, `{"http_endpoint": "disabled"}`)
-	hold := holdListener(t)
-	closed := closedPort(t)
+	hold := imdstest.Hold(t)
+	closed := imdstest.ClosedPort(t)
 
 	tests := []struct {
 		name string
@@ -283,7 +284,7 @@ func TestSSHKeys(t *testing.T) {
 		t.Errorf("no keys: %+v", r)
 	}
 	// An unreachable service is a failure, so that sshd ignores the output.
-	if r := runCLI(t, "--ssh-keys", "--retries", "0", closedPort(t)); r.code != 4 {
+	if r := runCLI(t, "--ssh-keys", "--retries", "0", imdstest.ClosedPort(t)); r.code != 4 {
 		t.Errorf("unreachable: %+v", r)
 	}
 }
@@ -322,7 +323,7 @@ func TestInterval(t *testing.T) {
 	if o := out.String(); !stamp.MatchString(o) || !strings.HasPrefix(o, "@ ") {
 		t.Errorf("the first round does not start with a time stamp:\n%s", o)
 	}
-	srv.Reload(parseConfig(t, `{"instance_id": "i-0abc", "tags": {"Name": "box"}}`))
+	srv.Reload(imdstest.Config(t, `{"instance_id": "i-0abc", "tags": {"Name": "box"}}`))
 	want += "meta-data/instance-id: i-0abc\nmeta-data/tags/instance/Name: box\n"
 	waitFor(want)
 	srv.Reload(config.Default())

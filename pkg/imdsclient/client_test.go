@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/imdsd/imdsd/pkg/config"
 	"github.com/imdsd/imdsd/pkg/imdsclient"
+	"github.com/imdsd/imdsd/pkg/imdstest"
 	"github.com/imdsd/imdsd/pkg/server"
 	"github.com/imdsd/imdsd/pkg/token"
 )
@@ -102,42 +102,18 @@ type imds struct {
 // 127.0.0.1 with a clock the test controls.
 func startIMDS(t *testing.T, cfgJSON string) *imds {
 	t.Helper()
-	cfg := config.Default()
-	if cfgJSON != "" {
-		var err error
-		if cfg, _, err = config.Parse("test.json", []byte(cfgJSON)); err != nil {
-			t.Fatalf("config: %v", err)
-		}
-	}
 	clk := newClock()
 	sealer, err := token.NewRandom()
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := &requests{}
-	srv, err := server.New(cfg, server.Options{
+	srv, addr := imdstest.Start(t, imdstest.Config(t, cfgJSON), server.Options{
 		Now:       clk.Now,
 		Sealer:    sealer.WithClock(clk.Now),
 		AccessLog: slog.New(log),
 	})
-	if err != nil {
-		t.Fatalf("server.New: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return &imds{srv: srv, endpoint: ln.Addr().String(), clock: clk, log: log}
+	return &imds{srv: srv, endpoint: addr, clock: clk, log: log}
 }
 
 // newClient returns a client for endpoint that never waits between
@@ -150,50 +126,6 @@ func newClient(t *testing.T, opts imdsclient.Options) *imdsclient.Client {
 	}
 	imdsclient.NoBackoff(c)
 	return c
-}
-
-// holdListener accepts connections and never answers; it returns its
-// address.
-func holdListener(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return ln.Addr().String()
-}
-
-// closedPort returns an address nothing listens on.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }
 
 func TestGet(t *testing.T) {
@@ -377,7 +309,7 @@ func TestRetry5xx(t *testing.T) {
 }
 
 func TestRefused(t *testing.T) {
-	addr := closedPort(t)
+	addr := imdstest.ClosedPort(t)
 	for _, mode := range []imdsclient.Mode{imdsclient.Auto, imdsclient.V1Only} {
 		c := newClient(t, imdsclient.Options{Endpoint: addr, Mode: mode, Attempts: 3})
 		_, err := c.Get(context.Background(), "meta-data/instance-id")
@@ -398,7 +330,7 @@ func TestRefused(t *testing.T) {
 // request, not a hang. In Auto mode the token request's timeout means
 // IMDSv1 (the hop-limit case), whose GET then times out too.
 func TestNoAnswer(t *testing.T) {
-	addr := holdListener(t)
+	addr := imdstest.Hold(t)
 	for _, mode := range []imdsclient.Mode{imdsclient.Auto, imdsclient.V2Only, imdsclient.V1Only} {
 		c := newClient(t, imdsclient.Options{Endpoint: addr, Mode: mode, Timeout: 100 * time.Millisecond})
 		start := time.Now()
