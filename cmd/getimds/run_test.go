@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"github.com/imdsd/imdsd/pkg/imdstest"
 	"regexp"
 	"slices"
 	"sort"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/imdsd/imdsd/pkg/config"
 	"github.com/imdsd/imdsd/pkg/imdsclient"
+	"github.com/imdsd/imdsd/pkg/imdstest"
 	"github.com/imdsd/imdsd/pkg/metadata"
 )
 
