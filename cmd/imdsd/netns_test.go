@@ -529,7 +529,7 @@ func nsCheckGolden(t *testing.T, name, got string) {
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (run go test -run NetNS -update ./cmd/imdsd/ as root to create it)", err)
+		t.Fatalf("%v (run go test -run NetNS ./cmd/imdsd/ -update as root to create it)", err)
 	}
 	if got != string(want) {
 		t.Errorf("output differs from %s (run with -update if the change is intended):\n%s", path, lineDiff(string(want), got))
