@@ -23,14 +23,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -679,37 +677,7 @@ func clientsNSDaemon(t *testing.T, ns, config string) *nsDaemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &nsDaemon{
-		cmd:    exec.Command("ip", "netns", "exec", ns, imdsdBin, "--config", config, "--listen", nsIMDS, "--log", "stderr"),
-		stderr: &syncBuffer{},
-		done:   make(chan struct{}),
-	}
-	d.cmd.Env = childEnv()
-	d.cmd.Stdout = io.Discard
-	d.cmd.Stderr = d.stderr
-	// As in nsLab.start: imdsd dies with the test process, and the thread
-	// that forked it stays locked until it is reaped.
-	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		err := d.cmd.Start()
-		started <- err
-		if err == nil {
-			d.err = d.cmd.Wait()
-		}
-		close(d.done)
-	}()
-	if err := <-started; err != nil {
-		t.Fatalf("starting imdsd in %s: %v", ns, err)
-	}
-	t.Cleanup(func() {
-		d.stop(t)
-		if t.Failed() {
-			t.Logf("imdsd in %s, stderr (the last lines):\n%s", ns, nsTail(d.stderr.String(), 30))
-		}
-	})
+	d := nsExecIMDS(t, ns, config)
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		d.running(t)

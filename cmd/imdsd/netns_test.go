@@ -327,13 +327,14 @@ type nsDaemon struct {
 	err    error
 }
 
-// start runs imdsd with config in the host namespace on
-// 169.254.169.254:80 and waits until guest1 gets an answer from it.
-func (lab *nsLab) start(t *testing.T, config string) *nsDaemon {
+// nsExecIMDS starts imdsd with config in namespace ns on
+// 169.254.169.254:80 and stops it when the test ends. It does not wait for
+// it to listen.
+func nsExecIMDS(t *testing.T, ns, config string) *nsDaemon {
 	t.Helper()
 	d := &nsDaemon{
 		// ip netns exec execs imdsd itself, so signals reach it directly.
-		cmd:    exec.Command("ip", "netns", "exec", lab.host, imdsdBin, "--config", config, "--listen", nsIMDS, "--log", "stderr"),
+		cmd:    exec.Command("ip", "netns", "exec", ns, imdsdBin, "--config", config, "--listen", nsIMDS, "--log", "stderr"),
 		stderr: &syncBuffer{},
 		done:   make(chan struct{}),
 	}
@@ -356,15 +357,22 @@ func (lab *nsLab) start(t *testing.T, config string) *nsDaemon {
 		close(d.done)
 	}()
 	if err := <-started; err != nil {
-		t.Fatalf("starting imdsd in %s: %v", lab.host, err)
+		t.Fatalf("starting imdsd in %s: %v", ns, err)
 	}
 	t.Cleanup(func() {
 		d.stop(t)
 		if t.Failed() {
-			t.Logf("imdsd --config %s stderr (the last lines):\n%s", config, nsTail(d.stderr.String(), 30))
+			t.Logf("imdsd in %s --config %s, stderr (the last lines):\n%s", ns, config, nsTail(d.stderr.String(), 30))
 		}
 	})
+	return d
+}
 
+// start runs imdsd with config in the host namespace on
+// 169.254.169.254:80 and waits until guest1 gets an answer from it.
+func (lab *nsLab) start(t *testing.T, config string) *nsDaemon {
+	t.Helper()
+	d := nsExecIMDS(t, lab.host, config)
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		select {
