@@ -26,6 +26,32 @@ const (
 	hdrXFF   = "X-Forwarded-For"
 )
 
+// headerValues are the header values every response shares, made once per
+// Server; net/http only reads them.
+type headerValues struct {
+	server, close, none, plain, octet, html []string
+}
+
+func newHeaderValues() headerValues {
+	return headerValues{
+		server: []string{"EC2ws"}, close: []string{"close"}, none: []string{"none"},
+		plain: []string{metadata.TextPlain}, octet: []string{metadata.OctetStream}, html: []string{"text/html"},
+	}
+}
+
+// contentType returns the shared header value for ct.
+func (hv *headerValues) contentType(ct string) []string {
+	switch ct {
+	case metadata.TextPlain:
+		return hv.plain
+	case metadata.OctetStream:
+		return hv.octet
+	case "text/html":
+		return hv.html
+	}
+	return []string{ct}
+}
+
 // Allow header values.
 const (
 	allowToken = "OPTIONS, PUT"
@@ -58,7 +84,7 @@ type reply struct {
 	// with Accept-Ranges: none and, when modified is set, Last-Modified,
 	// as EC2 does. The token response has neither.
 	meta     bool
-	modified time.Time
+	modified []string // Last-Modified, made once per instance
 }
 
 // ServeHTTP answers one request. It never panics: a panic while deciding the
@@ -198,7 +224,7 @@ func (s *Server) decide(r *http.Request, st *state, in *instance, version, rest 
 
 	if version == "" {
 		return reply{status: http.StatusOK, ctype: metadata.TextPlain, body: metadata.VersionList(),
-			ttl: ttl, meta: true, modified: in.tree.Modified}
+			ttl: ttl, meta: true, modified: in.modified}
 	}
 	if !metadata.KnownVersion(version) {
 		return errorReply(http.StatusNotFound)
@@ -213,7 +239,7 @@ func (s *Server) decide(r *http.Request, st *state, in *instance, version, rest 
 		body:     e.Body(s.opts.Now()),
 		ttl:      ttl,
 		meta:     true,
-		modified: in.tree.Modified,
+		modified: in.modified,
 	}
 }
 
@@ -311,14 +337,14 @@ func addrs(r *http.Request) (client, local netip.AddrPort) {
 // write sends rep with EC2's framing and returns the body bytes written.
 func (s *Server) write(w http.ResponseWriter, r *http.Request, rep *reply) int {
 	h := w.Header()
-	h["Server"] = []string{"EC2ws"}
-	h["Connection"] = []string{"close"}
-	h["Content-Type"] = []string{rep.ctype}
+	h["Server"] = s.hv.server
+	h["Connection"] = s.hv.close
+	h["Content-Type"] = s.hv.contentType(rep.ctype)
 	h["Content-Length"] = []string{strconv.Itoa(len(rep.body))}
 	if rep.meta {
-		h["Accept-Ranges"] = []string{"none"}
-		if !rep.modified.IsZero() {
-			h["Last-Modified"] = []string{rep.modified.UTC().Format(http.TimeFormat)}
+		h["Accept-Ranges"] = s.hv.none
+		if rep.modified != nil {
+			h["Last-Modified"] = rep.modified
 		}
 	}
 	if rep.ttl > 0 {

@@ -69,6 +69,7 @@ type Server struct {
 	stopOnce sync.Once
 	metrics  *metrics
 	limiter  *ratelimit.Limiter
+	hv       headerValues
 }
 
 // state is everything a configuration determines, swapped as one on reload.
@@ -88,15 +89,18 @@ type instance struct {
 	// default instance has none, so that its tokens survive a reload that
 	// changes its values; a guest whose instance id changes is another
 	// instance, and its old tokens no longer open.
-	id     []byte
-	listen netip.AddrPort
-	match  []netip.Prefix
-	label  string             // the metrics' instance_id label
-	count  prometheus.Counter // its guest_requests_total
+	id       []byte
+	listen   netip.AddrPort
+	match    []netip.Prefix
+	label    string             // the metrics' instance_id label
+	modified []string           // Last-Modified of its answers
+	count    prometheus.Counter // its guest_requests_total
 }
 
 func newInstance(cfg *config.Config, launched time.Time) *instance {
-	return &instance{cfg: cfg, tree: metadata.Build(cfg, launched), label: "default"}
+	tree := metadata.Build(cfg, launched)
+	return &instance{cfg: cfg, tree: tree, label: "default",
+		modified: []string{tree.Modified.UTC().Format(http.TimeFormat)}}
 }
 
 // newState builds the lookup tables for cfg.
@@ -213,6 +217,7 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		stop:     make(chan struct{}),
 		metrics:  newMetrics(opts.Version),
 		limiter:  ratelimit.New(),
+		hv:       newHeaderValues(),
 	}
 	s.Reload(cfg)
 	s.http = &http.Server{
