@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/imdsd/imdsd/pkg/imdspath"
 )
 
 // topOnly are the keys that configure the service rather than an instance.
@@ -101,7 +103,16 @@ func overlay(dst, src *Config, given func(path string) bool) {
 			if d.IsNil() {
 				d.Set(reflect.MakeMap(f.Type))
 			}
+			paths := key == "endpoint_delay_ms" || key == "force_status"
 			for it := s.MapRange(); it.Next(); {
+				if paths { // an inherited spelling of the same path gives way
+					want := imdspath.Key(it.Key().String())
+					for _, k := range d.MapKeys() {
+						if imdspath.Key(k.String()) == want {
+							d.SetMapIndex(k, reflect.Value{})
+						}
+					}
+				}
 				d.SetMapIndex(it.Key(), it.Value())
 			}
 		case f.Type.Kind() == reflect.Pointer && f.Type.Elem().Kind() == reflect.Struct && !d.IsNil() && !s.IsNil():

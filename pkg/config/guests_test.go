@@ -222,3 +222,26 @@ func TestValuesThatBreakCrawlers(t *testing.T) {
 		`t.json:2: tags["0=x"]: looks like a public key entry ("N=name"): cloud-init's crawler reads it as one, fetches tags/instance/0/openssh-key, gets 404 and drops all meta-data`,
 	})
 }
+
+func TestGuestOverridesFaultSpelledDifferently(t *testing.T) {
+	c, _, err := Parse("t.json", []byte(`{
+  "endpoint_delay_ms": {"meta-data/hostname": 300},
+  "force_status": {"/latest/meta-data/instance-id": 503},
+  "instances": [{"match": ["10.0.0.1"], "instance_id": "i-0000000000000000a",
+    "endpoint_delay_ms": {"/latest/meta-data/hostname": 0},
+    "force_status": {"meta-data/instance-id": 200}}]
+}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := c.Guests()[0].Config
+	if d, st := g.Fault("meta-data/hostname"); d != 0 || st != 0 {
+		t.Errorf("guest hostname fault = %d ms, %d; want its own 0 ms", d, st)
+	}
+	if _, st := g.Fault("meta-data/instance-id"); st != 200 {
+		t.Errorf("guest instance-id status = %d, want its own 200", st)
+	}
+	if d, _ := c.Fault("meta-data/hostname"); d != 300 {
+		t.Errorf("top-level delay changed to %d", d)
+	}
+}

@@ -96,7 +96,7 @@ func (l *Listener) Open() int {
 
 func clientAddr(c net.Conn) netip.Addr {
 	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		return ta.AddrPort().Addr().Unmap()
+		return ta.AddrPort().Addr().Unmap().WithZone("")
 	}
 	return netip.Addr{}
 }

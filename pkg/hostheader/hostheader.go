@@ -28,23 +28,37 @@ import (
 const MaxHead = 64 << 10
 
 // Listener returns ln with every accepted connection wrapped as described in
-// the package comment.
-func Listener(ln net.Listener) net.Listener { return listener{ln} }
+// the package comment, buffering at most MaxHead bytes of a request head.
+func Listener(ln net.Listener) net.Listener { return listener{ln, MaxHead} }
 
-type listener struct{ net.Listener }
+// ListenerLimit is Listener buffering at most max bytes of a request head
+// (at most MaxHead): a connection costs no more than the server would accept
+// anyway. Give the server's own limit on a request head.
+func ListenerLimit(ln net.Listener, max int) net.Listener {
+	if max <= 0 || max > MaxHead {
+		max = MaxHead
+	}
+	return listener{ln, max}
+}
+
+type listener struct {
+	net.Listener
+	max int
+}
 
 func (l listener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	return &Conn{Conn: c}, nil
+	return &Conn{Conn: c, max: l.max}, nil
 }
 
 // Conn is an accepted connection whose first request head is fixed up on the
 // first Read. It is used by one reader at a time, as net/http does.
 type Conn struct {
 	net.Conn
+	max     int // bytes of head to buffer at most; 0 means MaxHead
 	started bool
 	pending []byte // bytes read ahead and not yet returned
 	err     error  // error met while reading ahead, returned after pending
@@ -68,7 +82,11 @@ func (c *Conn) CloseWrite() error {
 func (c *Conn) Read(p []byte) (int, error) {
 	if !c.started {
 		c.started = true
-		c.pending, c.err = readHead(c.Conn)
+		max := c.max
+		if max <= 0 {
+			max = MaxHead
+		}
+		c.pending, c.err = readHead(c.Conn, max)
 		c.pending = Fix(c.pending, func() string { return hostFor(c.LocalAddr()) })
 	}
 	if len(c.pending) > 0 {
@@ -95,9 +113,9 @@ func hostFor(addr net.Addr) string {
 }
 
 // readHead reads until the buffer holds a complete request head (ending in
-// an empty line), MaxHead bytes, or an error. Each byte is looked at once,
+// an empty line), max bytes, or an error. Each byte is looked at once,
 // however finely the client splits its writes.
-func readHead(c net.Conn) ([]byte, error) {
+func readHead(c net.Conn, max int) ([]byte, error) {
 	buf := make([]byte, 0, 1024)
 	var sc scanner
 	for {
@@ -106,7 +124,7 @@ func readHead(c net.Conn) ([]byte, error) {
 		}
 		n, err := c.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
-		if sc.end(buf) >= 0 || len(buf) >= MaxHead || err != nil {
+		if sc.end(buf) >= 0 || len(buf) >= max || err != nil {
 			return buf, err
 		}
 	}

@@ -640,3 +640,34 @@ func (l *oneConnListener) Close() error {
 }
 
 func (l *oneConnListener) Addr() net.Addr { return &net.TCPAddr{} }
+
+func TestListenerLimit(t *testing.T) {
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := ListenerLimit(raw, 4096)
+	defer ln.Close()
+	// A head longer than the limit is passed on as it is, without the
+	// Host the default 64 KiB would have inserted: the server refuses it,
+	// and the wrapper held no more than about the limit.
+	long := "GET / HTTP/1.1\r\nX-A: " + strings.Repeat("a", 10000) + "\r\n\r\n"
+	go func() {
+		c, err := net.Dial("tcp", raw.Addr().String())
+		if err == nil {
+			io.WriteString(c, long)
+			time.Sleep(200 * time.Millisecond)
+			c.Close()
+		}
+	}()
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, _ := io.ReadAll(c)
+	if string(got) != long {
+		t.Fatalf("got %d bytes starting %q, want the %d bytes unchanged", len(got), got[:min(len(got), 40)], len(long))
+	}
+}

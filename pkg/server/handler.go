@@ -143,7 +143,7 @@ func (s *Server) answer(r *http.Request) (rep reply, ok bool) {
 		if rl.Action == "delay" {
 			maxWait = ratelimit.MaxWait
 		}
-		wait, allowed := s.limiter.Take(client.Addr().Unmap(), ratelimit.Settings{PerSecond: rl.RequestsPerSecond, Burst: rl.Burst}, maxWait)
+		wait, allowed := s.limiter.Take(client.Addr().Unmap().WithZone(""), ratelimit.Settings{PerSecond: rl.RequestsPerSecond, Burst: rl.Burst}, maxWait)
 		switch {
 		case !allowed:
 			s.metrics.limited.WithLabelValues("refused").Inc()
@@ -158,8 +158,14 @@ func (s *Server) answer(r *http.Request) (rep reply, ok bool) {
 			}
 		}
 	}
-	// Fault keys are normalised with imdspath.Key, so match on the same.
-	delay, forced := in.cfg.Fault(imdspath.Key(r.URL.Path))
+	// A fault names a path below a version (what imdspath.Key gives), and
+	// applies under every version the service knows; the root listing
+	// and unknown versions only get the default delay.
+	version, rest := imdspath.Split(r.URL.Path)
+	delay, forced := in.cfg.DefaultDelayMS, 0
+	if version != "" && metadata.KnownVersion(version) {
+		delay, forced = in.cfg.Fault(rest)
+	}
 	if delay > 0 && !sleep(r.Context(), s.stop, time.Duration(delay)*time.Millisecond) {
 		return reply{status: StatusClientGone}, false
 	}
@@ -169,7 +175,6 @@ func (s *Server) answer(r *http.Request) (rep reply, ok bool) {
 	case forced != 0:
 		return errorReply(forced), true
 	}
-	version, rest := imdspath.Split(r.URL.Path)
 	return s.decide(r, st, in, version, rest), true
 }
 
@@ -301,7 +306,7 @@ func binding(r *http.Request, in *instance) []byte {
 	client, _ := addrs(r)
 	b := make([]byte, 0, 16+len(in.id))
 	if client.IsValid() {
-		b = append(b, client.Addr().Unmap().AsSlice()...)
+		b = append(b, client.Addr().Unmap().WithZone("").AsSlice()...)
 	} else {
 		b = append(b, r.RemoteAddr...)
 	}

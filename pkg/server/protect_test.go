@@ -108,3 +108,32 @@ func TestMetrics(t *testing.T) {
 }
 
 const cfgGuestsMetrics = `{"instances": [{"match": ["127.0.0.2"], "instance_id": "i-0000000000000000a"}]}`
+
+func TestFaultsOnlyUnderKnownVersions(t *testing.T) {
+	ts := start(t, `{"http_tokens": "optional", "force_status": {"meta-data/instance-id": 503, "latest": 500}}`)
+	for _, tt := range []struct {
+		path string
+		want int
+	}{
+		{"/latest/meta-data/instance-id", 503},
+		{"/2009-04-04/meta-data/instance-id", 503},
+		{"/2099-01-01/meta-data/instance-id", 404}, // not a version imdsd serves
+		{"/latest/", 500},                          // "latest" names the version's own listing
+		{"/", 200},                                 // the root listing is no version's
+	} {
+		if r := ts.exchange(t, req("GET", tt.path)); r.status != tt.want {
+			t.Errorf("%s: status %d, want %d", tt.path, r.status, tt.want)
+		}
+	}
+}
+
+func TestGuestMetricsForgotten(t *testing.T) {
+	ts := start(t, cfgGuestsMetrics)
+	ts.exchangeFrom(t, "127.0.0.2", req("GET", "/latest/meta-data/instance-id"))
+	ts.srv.Reload(parseConfig(t, `{}`))
+	rec := httptest.NewRecorder()
+	ts.srv.AdminHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if strings.Contains(rec.Body.String(), `instance_id="i-0000000000000000a"`) {
+		t.Error("/metrics still has the series of a guest the reload removed")
+	}
+}

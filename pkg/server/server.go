@@ -70,6 +70,8 @@ type Server struct {
 	metrics  *metrics
 	limiter  *ratelimit.Limiter
 	hv       headerValues
+	reloadMu sync.Mutex      // orders reloads
+	labels   map[string]bool // the instance_id labels being served
 }
 
 // state is everything a configuration determines, swapped as one on reload.
@@ -150,7 +152,7 @@ func (st *state) each(f func(*instance)) {
 // instanceFor returns the instance serving a client at addr that connected
 // to local, or nil when the client is refused.
 func (st *state) instanceFor(client, local netip.AddrPort) *instance {
-	addr := client.Addr().Unmap()
+	addr := client.Addr().Unmap().WithZone("") // a link-local client matches without its zone
 	for _, in := range st.exact[addr] {
 		if in.serves(local) {
 			return in
@@ -173,7 +175,7 @@ func (in *instance) serves(local netip.AddrPort) bool {
 	if !in.listen.IsValid() {
 		return true
 	}
-	return in.listen.Addr() == local.Addr().Unmap() && (in.listen.Port() == 0 || in.listen.Port() == local.Port())
+	return in.listen.Addr() == local.Addr().Unmap().WithZone("") && (in.listen.Port() == 0 || in.listen.Port() == local.Port())
 }
 
 // New returns a Server for cfg. cfg must come from the config package, which
@@ -242,8 +244,20 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 // finish with the old one; tokens issued before stay valid.
 func (s *Server) Reload(cfg *config.Config) {
 	st := newState(cfg, s.launched)
-	st.each(func(in *instance) { in.count = s.metrics.perGuest.WithLabelValues(in.label) })
+	labels := map[string]bool{}
+	st.each(func(in *instance) {
+		in.count = s.metrics.perGuest.WithLabelValues(in.label)
+		labels[in.label] = true
+	})
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
 	s.state.Store(st)
+	for l := range s.labels { // a guest that is gone takes its series along
+		if !labels[l] {
+			s.metrics.perGuest.DeleteLabelValues(l)
+		}
+	}
+	s.labels = labels
 }
 
 // Config returns the configuration being served.
@@ -262,7 +276,9 @@ func (s *Server) Serve(ln net.Listener) error {
 			s.metrics.refused.WithLabelValues("total").Inc()
 		}
 	})
-	err := s.http.Serve(hostheader.Listener(limited))
+	// net/http allows MaxHeaderBytes plus 4096 bytes of slack: buffer no
+	// more than that while looking for a missing Host.
+	err := s.http.Serve(hostheader.ListenerLimit(limited, s.http.MaxHeaderBytes+4096))
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
