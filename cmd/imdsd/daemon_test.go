@@ -560,3 +560,29 @@ func TestTokenKeyFileSurvivesRestart(t *testing.T) {
 		t.Fatalf("a token from before the restart: status %d, want 200", resp.StatusCode)
 	}
 }
+
+func TestAdminLoopbackOnly(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:9116", ":9116", "[::]:9116", "192.0.2.1:9116", "nonsense"} {
+		cmd := exec.Command(imdsdBin, "--host", "127.0.0.1", "--port", "0", "--admin", addr, "--log", "stderr")
+		out, _ := cmd.CombinedOutput()
+		if code := cmd.ProcessState.ExitCode(); code != 2 || !strings.Contains(string(out), "--admin "+addr) {
+			t.Errorf("--admin %s: exit %d, output %q; want 2 and a message naming it", addr, code, out)
+		}
+	}
+}
+
+func TestDaemonWithoutSyslog(t *testing.T) {
+	for _, p := range []string{"/dev/log", "/var/run/syslog", "/var/run/log"} { // where go-syslog looks
+		if st, err := os.Stat(p); err == nil && st.Mode()&os.ModeSocket != 0 {
+			t.Skipf("this host has a syslog socket, %s", p)
+		}
+	}
+	// Detached with --log auto and no syslog, imdsd would log nowhere: it
+	// refuses to start, and says why.
+	pidfile := filepath.Join(t.TempDir(), "imdsd.pid")
+	cmd := exec.Command(imdsdBin, "-d", "-p", pidfile, "--host", "127.0.0.1", "--port", strconv.Itoa(pickPort(t, "127.0.0.1")))
+	out, _ := cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(string(out), "no syslog socket") {
+		t.Fatalf("exit %d, output %q; want 1 and the reason", code, out)
+	}
+}

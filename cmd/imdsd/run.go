@@ -234,6 +234,11 @@ func serve(ctx context.Context, o *options, cfg *config.Config, warns config.Err
 	}
 	defer closeLog()
 	if fallback != "" {
+		if child != nil {
+			// Detached, stderr goes nowhere: a daemon with no log at all
+			// would hide every reload error.
+			return fmt.Errorf("no syslog socket to log to (%s); start syslogd, or name one with --log syslog:unixgram:/path, or run imdsd in the foreground", fallback)
+		}
 		log.Warn("no syslog, logging to stderr", "reason", fallback)
 	}
 	for _, w := range warns { // the foreground printed them already
@@ -379,6 +384,14 @@ func listenAdmin(addr string) (net.Listener, error) {
 			return nil, fmt.Errorf("--admin %s: %w", addr, err)
 		}
 		return ln, nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, exitError{code: exitUsage, msg: fmt.Sprintf("--admin %s: expected ADDR:PORT on a loopback address, such as 127.0.0.1:9116, or unix:/path", addr)}
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		// /metrics names every guest's instance id: keep it from the guests.
+		return nil, exitError{code: exitUsage, msg: fmt.Sprintf("--admin %s: serve it on a loopback address (127.0.0.1, ::1) or a Unix socket, never where guests can reach it", addr)}
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

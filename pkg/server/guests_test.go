@@ -2,6 +2,7 @@ package server
 
 import (
 	"net"
+	"net/http/httptest"
 	"strings"
 	"syscall"
 	"testing"
@@ -112,5 +113,20 @@ func TestHopLimit(t *testing.T) {
 	raw.Control(func(fd uintptr) { ttl, gerr = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_IP, syscall.IP_TTL) })
 	if gerr != nil || ttl != 3 {
 		t.Fatalf("IP_TTL = %d, %v; want 3", ttl, gerr)
+	}
+}
+
+func TestLinkLocalGuest(t *testing.T) {
+	srv, err := New(parseConfig(t, `{"http_tokens": "optional", "unknown_clients": "deny",
+	  "instances": [{"match": ["fe80::2"], "instance_id": "i-0000000000000000a"}]}`), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest("GET", "/latest/meta-data/instance-id", nil)
+	r.RemoteAddr = "[fe80::2%br0]:40000" // a link-local client arrives with its zone
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, r)
+	if rec.Code != 200 || rec.Body.String() != "i-0000000000000000a" {
+		t.Fatalf("link-local guest: %d %q, want its instance", rec.Code, rec.Body.String())
 	}
 }
