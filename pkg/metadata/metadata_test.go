@@ -824,3 +824,17 @@ func TestConcurrentLookups(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// BenchmarkLookup is the path lookup every request makes: one map access
+// of a clean path.
+func BenchmarkLookup(b *testing.B) {
+	tree := Build(config.Default(), time.Unix(1_700_000_000, 0))
+	for _, p := range []string{"meta-data/instance-id", "meta-data/network/interfaces/macs/02:00:00:00:00:01/subnet-id", "meta-data/nonexistent"} {
+		b.Run(p[strings.LastIndexByte(p, '/')+1:], func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				tree.Lookup(p)
+			}
+		})
+	}
+}
