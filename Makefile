@@ -88,6 +88,7 @@ lint: vet
 
 vet:
 	$(GO) vet ./...
+	GOOS=freebsd $(GO) vet ./...
 
 fmt:
 	gofmt -w cmd pkg
