@@ -60,11 +60,7 @@ const (
 // Debian package pkg is not installed.
 func clientMissing(t *testing.T, pkg, detail string) {
 	t.Helper()
-	msg := fmt.Sprintf("%s (apt-get install -y --no-install-recommends %s)", detail, pkg)
-	if os.Getenv("CI") != "" {
-		t.Fatalf("CI is set, so this test must run, but %s", msg)
-	}
-	t.Skipf("skipping: %s", msg)
+	unavailable(t, "%s (apt-get install -y --no-install-recommends %s)", detail, pkg)
 }
 
 // needPythonModule checks that Debian's python3 can import module, which
@@ -634,24 +630,15 @@ func cloudInitGolden(t *testing.T, out cloudInitOutput, answered []string, addr 
 // where namespaces cannot be made, except in CI.
 func clientsNS(t *testing.T, name string) string {
 	t.Helper()
-	unavailable := func(format string, args ...any) {
-		t.Helper()
-		msg := fmt.Sprintf(format, args...)
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set, so this test must run, but %s", msg)
-		}
-		t.Skipf("skipping: the client hard-codes http://169.254.169.254, so it runs in a network namespace, but %s", msg)
-	}
-	if os.Geteuid() != 0 {
-		unavailable("making one needs root")
-	}
+	why := "the client hard-codes http://169.254.169.254, so it runs in a network namespace"
+	needRoot(t, why)
 	if _, err := exec.LookPath("ip"); err != nil {
-		unavailable("there is no ip command (apt-get install iproute2): %v", err)
+		unavailable(t, "%s, and there is no ip command (apt-get install iproute2): %v", why, err)
 	}
 	ns := fmt.Sprintf("imdsC%d-%s", os.Getpid()%1000, name)
 	nsRun("ip", "netns", "del", ns) // a leftover of a crashed run, if any
 	if _, err := nsRun("ip", "netns", "add", ns); err != nil {
-		unavailable("a network namespace cannot be made here: %v", err)
+		unavailable(t, "%s, and a network namespace cannot be made here: %v", why, err)
 	}
 	t.Cleanup(func() {
 		if _, err := nsRun("ip", "netns", "del", ns); err != nil {

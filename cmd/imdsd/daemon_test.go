@@ -25,30 +25,6 @@ import (
 	"time"
 )
 
-// need skips a test whose tool is missing, except in CI, where every tool
-// is installed by .ci/run and a missing one is a failure.
-func need(t *testing.T, tool string) string {
-	t.Helper()
-	p, err := exec.LookPath(tool)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is not installed; .ci/run must install it", tool)
-		}
-		t.Skipf("%s is not installed", tool)
-	}
-	return p
-}
-
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("CI runs as root, but this test is not root")
-		}
-		t.Skip("needs root")
-	}
-}
-
 // notifySocket is an sd_notify receiver: a unixgram socket the test owns.
 type notifySocket struct {
 	path string
@@ -377,7 +353,7 @@ func alive(pid int) bool {
 }
 
 func TestUserNobody(t *testing.T) {
-	needRoot(t)
+	needRoot(t, "binding port 80 and switching users")
 	nobody, err := user.Lookup("nobody")
 	if err != nil {
 		t.Skip("no user nobody")

@@ -28,20 +28,6 @@ import (
 // repoRoot is the top of the source tree, seen from this package.
 const repoRoot = "../.."
 
-// distTool returns the path of tool, skipping the test when it is missing,
-// except in CI (CI set), where a missing tool is a failure.
-func distTool(t *testing.T, tool string) string {
-	t.Helper()
-	p, err := exec.LookPath(tool)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is not installed; .ci/run must install it", tool)
-		}
-		t.Skipf("%s is not installed; skipping (CI fails instead)", tool)
-	}
-	return p
-}
-
 // distBin is the imdsd binary TestMain built.
 func distBin(t *testing.T) string {
 	t.Helper()
@@ -163,7 +149,7 @@ func distMake(t *testing.T, makeTool, dir string, args ...string) string {
 // directories and returns the copy's path.
 func render(t *testing.T, vars ...string) string {
 	t.Helper()
-	gmake := distTool(t, "make")
+	gmake := need(t, "make")
 	dir := copyDist(t)
 	distMake(t, gmake, dir, append([]string{"render"}, vars...)...)
 	for _, f := range []string{"build/rc.d/imdsd", "build/systemd/imdsd.service"} {
@@ -183,7 +169,7 @@ func TestDistRCScript(t *testing.T) {
 	if out, errOut, code := distRun(t, dir, nil, "sh", "-n", script); code != 0 || out+errOut != "" {
 		t.Errorf("sh -n: exit status %d, output:\n%s%s", code, out, errOut)
 	}
-	shellcheck := distTool(t, "shellcheck")
+	shellcheck := need(t, "shellcheck")
 	// SC1091: /etc/rc.subr cannot be followed; SC2034: rc.subr reads the
 	// variables the script sets.
 	if out, errOut, code := distRun(t, dir, nil, shellcheck, "-s", "sh", "-e", "SC1091,SC2034", script); code != 0 || out+errOut != "" {
@@ -319,7 +305,7 @@ func TestDistRCKnobs(t *testing.T) {
 // prints warnings but exits 0 for unknown keys: any output is a failure.
 func TestDistUnits(t *testing.T) {
 	bin := distBin(t)
-	analyze := distTool(t, "systemd-analyze")
+	analyze := need(t, "systemd-analyze")
 	dir := render(t, "SBINDIR="+filepath.Dir(bin), "ETCDIR=/etc/imdsd")
 	units := filepath.Join(dir, "units")
 	if err := os.MkdirAll(units, 0o755); err != nil {
@@ -379,7 +365,7 @@ func manPages(t *testing.T) []string {
 // TestDistManLint checks every page with mandoc at warning level (style
 // messages such as "referenced manual not found" depend on the host).
 func TestDistManLint(t *testing.T) {
-	mandoc := distTool(t, "mandoc")
+	mandoc := need(t, "mandoc")
 	pages := manPages(t)
 	for _, want := range []string{"imdsd.8", "imdsd.conf.5"} {
 		if !containsBase(pages, want) {
@@ -672,7 +658,7 @@ func TestDistInstall(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.make+" "+strings.Join(tt.vars, " "), func(t *testing.T) {
-			tool := distTool(t, tt.make)
+			tool := need(t, tt.make)
 			src := copyDist(t)
 			stage := t.TempDir()
 			vars := append([]string{"DESTDIR=" + stage, "GO=true"}, tt.vars...)

@@ -34,6 +34,38 @@ const testVersion = "e2e-test"
 // imdsdBin is the path of the binary TestMain built.
 var imdsdBin string
 
+// unavailable skips the test because something it needs is missing here,
+// except in CI (CI set), where .ci/run provides everything and a missing
+// part is a failure.
+func unavailable(t *testing.T, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if os.Getenv("CI") != "" {
+		t.Fatalf("CI is set, so this test must run, but %s", msg)
+	}
+	t.Skipf("skipping: %s", msg)
+}
+
+// need returns the path of tool, or skips the test (fails it in CI) when
+// it is not installed.
+func need(t *testing.T, tool string) string {
+	t.Helper()
+	p, err := exec.LookPath(tool)
+	if err != nil {
+		unavailable(t, "%s is not installed; .ci/run installs it", tool)
+	}
+	return p
+}
+
+// needRoot skips the test (fails it in CI, which runs as root) unless it
+// runs as root.
+func needRoot(t *testing.T, why string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		unavailable(t, "%s needs root", why)
+	}
+}
+
 func TestMain(m *testing.M) {
 	flag.Parse()
 	os.Exit(buildAndRun(m))

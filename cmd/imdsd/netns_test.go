@@ -91,19 +91,9 @@ func (lab *nsLab) ip(t *testing.T, args ...string) {
 // made, except in CI (CI set), where that is a failure.
 func newNSLab(t *testing.T) *nsLab {
 	t.Helper()
-	unavailable := func(format string, args ...any) {
-		t.Helper()
-		msg := fmt.Sprintf(format, args...)
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set, so this test must run, but %s", msg)
-		}
-		t.Skipf("skipping the network namespace test: %s", msg)
-	}
-	if os.Geteuid() != 0 {
-		unavailable("it needs root to make network namespaces (run it as root: go test -run NetNS ./cmd/imdsd/)")
-	}
+	needRoot(t, "making network namespaces (run it as root: go test -run NetNS ./cmd/imdsd/)")
 	if _, err := exec.LookPath("ip"); err != nil {
-		unavailable("there is no ip command (Debian: apt-get install iproute2): %v", err)
+		unavailable(t, "there is no ip command (Debian: apt-get install iproute2): %v", err)
 	}
 
 	prefix := fmt.Sprintf("imdsT%d", os.Getpid()%1000)
@@ -113,7 +103,7 @@ func newNSLab(t *testing.T) *nsLab {
 
 	// The first namespace decides whether namespaces can be made at all.
 	if _, err := nsRun("ip", "netns", "add", lab.host); err != nil {
-		unavailable("a network namespace cannot be made here: %v", err)
+		unavailable(t, "a network namespace cannot be made here: %v", err)
 	}
 	lab.made = append(lab.made, lab.host)
 	guest := func(n int, addr string) *nsGuest {
