@@ -23,18 +23,16 @@ import (
 	"net"
 )
 
-// MaxHead is how much of a request head is buffered while looking for its
-// end. A longer head is passed on unchanged for net/http to refuse.
+// MaxHead is the most of a request head a [Listener] buffers while looking
+// for its end.
 const MaxHead = 64 << 10
 
 // Listener returns ln with every accepted connection wrapped as described in
-// the package comment, buffering at most MaxHead bytes of a request head.
-func Listener(ln net.Listener) net.Listener { return listener{ln, MaxHead} }
-
-// ListenerLimit is Listener buffering at most max bytes of a request head
-// (at most MaxHead): a connection costs no more than the server would accept
-// anyway. Give the server's own limit on a request head.
-func ListenerLimit(ln net.Listener, max int) net.Listener {
+// the package comment, buffering at most max bytes of a request head while
+// looking for its end (MaxHead when max is 0 or larger): give the server's
+// own limit, so that a connection costs no more than the server accepts. A
+// longer head is passed on unchanged for the server to refuse.
+func Listener(ln net.Listener, max int) net.Listener {
 	if max <= 0 || max > MaxHead {
 		max = MaxHead
 	}

@@ -329,7 +329,7 @@ func TestCloseWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	sc, err := Listener(ln).Accept()
+	sc, err := Listener(ln, 0).Accept()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -385,7 +385,7 @@ func serveEchoOn(t *testing.T, ln net.Listener, readHeaderTimeout time.Duration)
 		}),
 		ReadHeaderTimeout: readHeaderTimeout,
 	}
-	go srv.Serve(Listener(ln))
+	go srv.Serve(Listener(ln, 0))
 	t.Cleanup(func() { srv.Close() })
 }
 
@@ -641,12 +641,12 @@ func (l *oneConnListener) Close() error {
 
 func (l *oneConnListener) Addr() net.Addr { return &net.TCPAddr{} }
 
-func TestListenerLimit(t *testing.T) {
+func TestListenerMax(t *testing.T) {
 	raw, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln := ListenerLimit(raw, 4096)
+	ln := Listener(raw, 4096)
 	defer ln.Close()
 	// A head longer than the limit is passed on as it is, without the
 	// Host the default 64 KiB would have inserted: the server refuses it,

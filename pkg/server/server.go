@@ -278,7 +278,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	})
 	// net/http allows MaxHeaderBytes plus 4096 bytes of slack: buffer no
 	// more than that while looking for a missing Host.
-	err := s.http.Serve(hostheader.ListenerLimit(limited, s.http.MaxHeaderBytes+4096))
+	err := s.http.Serve(hostheader.Listener(limited, s.http.MaxHeaderBytes+4096))
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
