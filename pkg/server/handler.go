@@ -143,7 +143,7 @@ func (s *Server) answer(r *http.Request) (rep reply, ok bool) {
 		if rl.Action == "delay" {
 			maxWait = ratelimit.MaxWait
 		}
-		wait, allowed := s.limiter.Take(client.Addr().Unmap().WithZone(""), ratelimit.Settings{PerSecond: rl.RequestsPerSecond, Burst: rl.Burst}, maxWait)
+		wait, allowed := s.limiter.Take(client, ratelimit.Settings{PerSecond: rl.RequestsPerSecond, Burst: rl.Burst}, maxWait)
 		switch {
 		case !allowed:
 			s.metrics.limited.WithLabelValues("refused").Inc()
@@ -175,7 +175,7 @@ func (s *Server) answer(r *http.Request) (rep reply, ok bool) {
 	case forced != 0:
 		return errorReply(forced), true
 	}
-	return s.decide(r, st, in, version, rest), true
+	return s.decide(r, st, in, client, version, rest), true
 }
 
 // sleep waits for d, or until stop is closed (the server is shutting
@@ -195,16 +195,16 @@ func sleep(ctx context.Context, stop <-chan struct{}, d time.Duration) bool {
 }
 
 // decide works out the answer to a request for an enabled endpoint.
-func (s *Server) decide(r *http.Request, st *state, in *instance, version, rest string) reply {
+func (s *Server) decide(r *http.Request, st *state, in *instance, client netip.Addr, version, rest string) reply {
 	if rest == "api/token" && version != "" {
-		return s.mint(r, st, in, version)
+		return s.mint(r, st, binding(client, r.RemoteAddr, in), version)
 	}
 
 	// Authentication comes before routing, as on EC2: with tokens required,
 	// even "GET //" is 401, which is how clients detect IMDSv2.
 	ttl := 0
 	if tok, ok := r.Header[hdrToken]; ok {
-		left, err := s.sealer.Verify(tok[0], binding(r, in))
+		left, err := s.sealer.Verify(tok[0], binding(client, r.RemoteAddr, in))
 		if err != nil {
 			s.metrics.rejected.WithLabelValues(rejectReason(err)).Inc()
 			return errorReply(http.StatusUnauthorized)
@@ -249,7 +249,7 @@ func (s *Server) decide(r *http.Request, st *state, in *instance, version, rest 
 }
 
 // mint answers the token path: PUT /latest/api/token.
-func (s *Server) mint(r *http.Request, st *state, in *instance, version string) reply {
+func (s *Server) mint(r *http.Request, st *state, bind []byte, version string) reply {
 	switch {
 	case r.Method == http.MethodOptions:
 		return reply{status: http.StatusOK, ctype: metadata.TextPlain, allow: allowToken}
@@ -267,7 +267,7 @@ func (s *Server) mint(r *http.Request, st *state, in *instance, version string) 
 	if !ok {
 		return errorReply(http.StatusBadRequest)
 	}
-	tok := s.sealer.Mint(time.Duration(ttl)*time.Second, binding(r, in))
+	tok := s.sealer.Mint(time.Duration(ttl)*time.Second, bind)
 	s.metrics.tokens.Inc()
 	if c, ok := r.Context().Value(connKey{}).(net.Conn); ok {
 		// Like EC2's http-put-response-hop-limit: the token does not
@@ -302,13 +302,12 @@ func parseTTL(vals []string) (int, bool) {
 // instance it belongs to, so that a token taken to another guest, or kept
 // across a reload that gives the address to another instance, does not
 // open.
-func binding(r *http.Request, in *instance) []byte {
-	client, _ := addrs(r)
-	b := make([]byte, 0, 16+len(in.id))
+func binding(client netip.Addr, remote string, in *instance) []byte {
+	b := make([]byte, 0, 16+1+len(in.id))
 	if client.IsValid() {
-		b = append(b, client.Addr().Unmap().WithZone("").AsSlice()...)
+		b = append(b, client.AsSlice()...)
 	} else {
-		b = append(b, r.RemoteAddr...)
+		b = append(b, remote...)
 	}
 	return append(append(b, 0), in.id...)
 }
@@ -329,8 +328,13 @@ type connKey struct{}
 
 // addrs returns the client's address and the local address it connected
 // to; either is invalid when unknown (a Unix socket, a test recorder).
-func addrs(r *http.Request) (client, local netip.AddrPort) {
-	client, _ = netip.ParseAddrPort(r.RemoteAddr)
+// The client's address comes unmapped (an IPv4 client on an IPv6 socket is
+// IPv4) and without a zone (a link-local client matches its guest), the one
+// form every lookup keyed on it uses.
+func addrs(r *http.Request) (client netip.Addr, local netip.AddrPort) {
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		client = ap.Addr().Unmap().WithZone("")
+	}
 	if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
 		if ta, ok := la.(*net.TCPAddr); ok {
 			local = ta.AddrPort()

@@ -151,8 +151,7 @@ func (st *state) each(f func(*instance)) {
 
 // instanceFor returns the instance serving a client at addr that connected
 // to local, or nil when the client is refused.
-func (st *state) instanceFor(client, local netip.AddrPort) *instance {
-	addr := client.Addr().Unmap().WithZone("") // a link-local client matches without its zone
+func (st *state) instanceFor(addr netip.Addr, local netip.AddrPort) *instance {
 	for _, in := range st.exact[addr] {
 		if in.serves(local) {
 			return in

@@ -307,8 +307,9 @@ func TestBinding(t *testing.T) {
 	in := &instance{id: []byte("i-1")}
 	for _, tt := range tests {
 		r := &http.Request{RemoteAddr: tt.remote}
+		client, _ := addrs(r)
 		want := append(append(append([]byte{}, tt.want...), 0), "i-1"...)
-		if got := binding(r, in); !bytes.Equal(got, want) {
+		if got := binding(client, r.RemoteAddr, in); !bytes.Equal(got, want) {
 			t.Errorf("binding(%q) = %v, want %v", tt.remote, got, want)
 		}
 	}
