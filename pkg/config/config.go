@@ -219,15 +219,6 @@ func (c *Config) Fault(path string) (delayMS, status int) {
 	return delayMS, status
 }
 
-// HasFaults reports whether any delay or forced status is configured.
-func (c *Config) HasFaults() bool { return c.DefaultDelayMS > 0 || len(c.faults) > 0 }
-
-// PublicIPv4Addr returns the public address, if any.
-func (c *Config) PublicIPv4Addr() (netip.Addr, bool) {
-	a, err := netip.ParseAddr(c.PublicIPv4)
-	return a, err == nil
-}
-
 //go:embed default.json
 var defaultJSON []byte
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -552,7 +553,7 @@ func TestSeedAccepted(t *testing.T) {
 		!strings.HasSuffix(ud, "Zpublickey connect") || len(ud) != 222 {
 		t.Errorf("user-data = %q", ud)
 	}
-	if c.DefaultDelayMS != 0 || len(c.EndpointDelayMS) != 0 || len(c.ForceStatus) != 0 || c.HasFaults() {
+	if c.DefaultDelayMS != 0 || len(c.EndpointDelayMS) != 0 || len(c.ForceStatus) != 0 || hasFaults(c) {
 		t.Errorf("the seed has faults: %d %v %v", c.DefaultDelayMS, c.EndpointDelayMS, c.ForceStatus)
 	}
 }
@@ -740,8 +741,8 @@ func TestDerived(t *testing.T) {
 		} {
 			check(t, f.what, f.got, f.want)
 		}
-		if _, ok := c.PublicIPv4Addr(); ok {
-			t.Errorf("PublicIPv4Addr reports an address when there is none")
+		if _, ok := publicIPv4(c); ok {
+			t.Errorf("public_ipv4 parses when there is none")
 		}
 		if c.IAM != nil || c.Tags != nil || c.UserDataBytes() != nil || len(c.PublicKeys()) != 0 {
 			t.Errorf("optional parts present: iam %v tags %v", c.IAM, c.Tags)
@@ -909,12 +910,12 @@ func TestFaults(t *testing.T) {
 			t.Errorf("Fault(%q) = %d, %d; want %d, %d", tt.path, delay, status, tt.delay, tt.status)
 		}
 	}
-	if !c.HasFaults() {
-		t.Errorf("HasFaults() = false")
+	if !hasFaults(c) {
+		t.Errorf("hasFaults = false")
 	}
 }
 
-func TestHasFaults(t *testing.T) {
+func TestFaultsPresent(t *testing.T) {
 	for _, tt := range []struct {
 		src  string
 		want bool
@@ -930,8 +931,8 @@ func TestHasFaults(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := c.HasFaults(); got != tt.want {
-			t.Errorf("%s: HasFaults() = %t, want %t", tt.src, got, tt.want)
+		if got := hasFaults(c); got != tt.want {
+			t.Errorf("%s: hasFaults = %t, want %t", tt.src, got, tt.want)
 		}
 	}
 }
@@ -954,16 +955,6 @@ func TestModes(t *testing.T) {
 		if c.TokensRequired() != tt.tokens || c.EndpointEnabled() != tt.enabled {
 			t.Errorf("%s: TokensRequired %t EndpointEnabled %t, want %t %t", tt.src, c.TokensRequired(), c.EndpointEnabled(), tt.tokens, tt.enabled)
 		}
-	}
-}
-
-func TestPublicIPv4Addr(t *testing.T) {
-	c, _, err := Parse("t.json", []byte(`{"public_ipv4": "203.0.113.5"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a, ok := c.PublicIPv4Addr(); !ok || a.String() != "203.0.113.5" {
-		t.Errorf("PublicIPv4Addr() = %v, %t", a, ok)
 	}
 }
 
@@ -1079,4 +1070,13 @@ func BenchmarkParse(b *testing.B) {
 			}
 		})
 	}
+}
+
+// hasFaults reports whether c injects any delay or status.
+func hasFaults(c *Config) bool { return c.DefaultDelayMS > 0 || len(c.faults) > 0 }
+
+// publicIPv4 parses c's public address.
+func publicIPv4(c *Config) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(c.PublicIPv4)
+	return a, err == nil
 }

@@ -107,7 +107,7 @@ func complete(t *testing.T, c *Config) {
 		t.Fatalf("accepted config has local_ipv4 %q", c.LocalIPv4)
 	}
 	if c.PublicIPv4 != "" {
-		if _, ok := c.PublicIPv4Addr(); !ok || c.PublicHostname == "" {
+		if _, ok := publicIPv4(c); !ok || c.PublicHostname == "" {
 			t.Fatalf("accepted config has public_ipv4 %q, public_hostname %q", c.PublicIPv4, c.PublicHostname)
 		}
 	}

@@ -100,7 +100,7 @@ func summary(c *Config) string {
 		delay, status := c.Fault(p)
 		fmt.Fprintf(&b, "  (fault %q): delay %d ms, status %d\n", p, delay, status)
 	}
-	fmt.Fprintf(&b, "  (tokens required %t, endpoint enabled %t, has faults %t)\n", c.TokensRequired(), c.EndpointEnabled(), c.HasFaults())
+	fmt.Fprintf(&b, "  (tokens required %t, endpoint enabled %t, has faults %t)\n", c.TokensRequired(), c.EndpointEnabled(), hasFaults(c))
 	return b.String()
 }
 
