@@ -713,6 +713,25 @@ func TestNetNS(t *testing.T) {
 			nsTokenServes(t, g1, tok1, g1.id)
 			nsCheckWalk(t, bin, g2, keys2, ud2)
 		})
+
+		t.Run("HopLimitOnReload", func(t *testing.T) {
+			// token_hop_limit is read per token: a SIGHUP that raises it
+			// lets guest3, one hop away, get a token from then on.
+			nsConfig(t, dir, "imdsd.json", instDir, map[string]any{"token_hop_limit": 2})
+			d.reload(t)
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				r, _, err := nsRequest(g3, http.MethodPut, "/latest/api/token",
+					map[string]string{"X-aws-ec2-metadata-token-ttl-seconds": "60"}, time.Second)
+				if err == nil && r.status == http.StatusOK && tokenRE.MatchString(r.body) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("guest3 after raising token_hop_limit to 2 and SIGHUP: no token within 10s (last: %d, %v)", r.status, err)
+				}
+				d.running(t)
+			}
+		})
 		d.stop(t)
 
 		// Restart with the token one more hop and unknown guests turned
