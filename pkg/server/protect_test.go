@@ -16,7 +16,15 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestRateLimitRefuse(t *testing.T) {
-	ts := start(t, `{"http_tokens": "optional", "rate_limit": {"requests_per_second": 1, "burst": 2, "action": "429"}}`)
+	ts := start(t, `{"http_tokens": "optional", "rate_limit": {"requests_per_second": 1, "burst": 2, "action": "503"}}`)
+	for i, want := range []int{200, 200, 503} {
+		r := ts.exchangeFrom(t, "127.0.0.3", req("GET", "/latest/meta-data/instance-id"))
+		if r.status != want {
+			t.Fatalf("action 503, request %d: status %d, want %d", i, r.status, want)
+		}
+	}
+
+	ts = start(t, `{"http_tokens": "optional", "rate_limit": {"requests_per_second": 1, "burst": 2, "action": "429"}}`)
 	for i, want := range []int{200, 200, 429} {
 		r := ts.exchangeFrom(t, "127.0.0.1", req("GET", "/latest/meta-data/instance-id"))
 		if r.status != want {
@@ -135,5 +143,22 @@ func TestGuestMetricsForgotten(t *testing.T) {
 	ts.srv.AdminHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	if strings.Contains(rec.Body.String(), `instance_id="i-0000000000000000a"`) {
 		t.Error("/metrics still has the series of a guest the reload removed")
+	}
+}
+
+func TestHeaderTimeoutFromConfig(t *testing.T) {
+	// header_timeout_ms, not an Options override, cuts off a client that
+	// sends nothing.
+	ts := start(t, `{"header_timeout_ms": 200}`, func(o *Options) { o.ReadHeaderTimeout = 0 })
+	c, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	begin := time.Now()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	io.Copy(io.Discard, c)
+	if d := time.Since(begin); d < 150*time.Millisecond || d > 3*time.Second {
+		t.Errorf("a silent client was cut off after %v; want about 200ms", d)
 	}
 }
