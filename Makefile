@@ -72,7 +72,7 @@ test-go:
 # fix-up, request handling, token decoding, config decoding. Longer runs:
 # make fuzz FUZZTIME=10m.
 FUZZTIME ?= 5s
-FUZZ = pkg/imdspath:FuzzClean pkg/hostheader:FuzzFix pkg/server:FuzzRequest pkg/token:FuzzVerify pkg/config:FuzzParse
+FUZZ = internal/imdspath:FuzzClean internal/hostheader:FuzzFix pkg/server:FuzzRequest internal/token:FuzzVerify pkg/config:FuzzParse
 fuzz:
 	@for f in $(FUZZ); do \
 		echo "fuzz $$f for $(FUZZTIME)"; \
@@ -82,7 +82,7 @@ fuzz:
 # Static checks.  The Go tests of cmd/imdsd (dist_test.go) go further:
 # shellcheck, systemd-analyze verify and security, make install layouts.
 lint: vet
-	@out=$$(gofmt -l cmd pkg); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l cmd pkg internal); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@for f in man/*.[158]; do [ -e "$$f" ] || continue; mandoc -Tlint -Wwarning "$$f" || exit 1; done
 	@sed $(SUBST) rc.d/imdsd.in | sh -n
 
@@ -91,7 +91,7 @@ vet:
 	GOOS=freebsd $(GO) vet ./...
 
 fmt:
-	gofmt -w cmd pkg
+	gofmt -w cmd pkg internal
 
 # Go benchmarks of the hot paths, then imdsbench: the imdsd just built (the
 # release build) against a minimal net/http baseline over loopback.

@@ -16,7 +16,7 @@ import (
 
 	"github.com/imdsd/imdsd/pkg/imdstest"
 	"github.com/imdsd/imdsd/pkg/server"
-	"github.com/imdsd/imdsd/pkg/token"
+	"github.com/imdsd/imdsd/internal/token"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")

@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/imdsd/imdsd/pkg/imdsclient"
-	"github.com/imdsd/imdsd/pkg/imdspath"
+	"github.com/imdsd/imdsd/internal/imdspath"
 )
 
 // Exit statuses; see EXIT STATUS in getimds(1).

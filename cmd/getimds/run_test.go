@@ -16,7 +16,7 @@ import (
 	"github.com/imdsd/imdsd/pkg/config"
 	"github.com/imdsd/imdsd/pkg/imdsclient"
 	"github.com/imdsd/imdsd/pkg/imdstest"
-	"github.com/imdsd/imdsd/pkg/metadata"
+	"github.com/imdsd/imdsd/internal/metadata"
 )
 
 // The walk of the seed config, byte for byte.

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/imdsd/imdsd/pkg/config"
-	"github.com/imdsd/imdsd/pkg/metadata"
+	"github.com/imdsd/imdsd/internal/metadata"
 )
 
 // loadBenchConfig is the configuration imdsbench gives imdsd.

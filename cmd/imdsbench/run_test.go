@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imdsd/imdsd/pkg/metadata"
+	"github.com/imdsd/imdsd/internal/metadata"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")

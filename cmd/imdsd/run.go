@@ -16,13 +16,13 @@ import (
 	"github.com/coreos/go-systemd/v22/daemon"
 
 	"github.com/imdsd/imdsd/pkg/config"
-	"github.com/imdsd/imdsd/pkg/detach"
-	"github.com/imdsd/imdsd/pkg/listen"
-	"github.com/imdsd/imdsd/pkg/logging"
-	"github.com/imdsd/imdsd/pkg/privdrop"
+	"github.com/imdsd/imdsd/internal/detach"
+	"github.com/imdsd/imdsd/internal/listen"
+	"github.com/imdsd/imdsd/internal/logging"
+	"github.com/imdsd/imdsd/internal/privdrop"
 	"github.com/imdsd/imdsd/pkg/server"
-	"github.com/imdsd/imdsd/pkg/service"
-	"github.com/imdsd/imdsd/pkg/token"
+	"github.com/imdsd/imdsd/internal/service"
+	"github.com/imdsd/imdsd/internal/token"
 )
 
 // exitError carries an exit status other than 1, and an optional message.

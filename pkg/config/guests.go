@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/imdsd/imdsd/pkg/imdspath"
+	"github.com/imdsd/imdsd/internal/imdspath"
 )
 
 // topOnly are the keys that configure the service rather than an instance.

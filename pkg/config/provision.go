@@ -11,7 +11,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/imdsd/imdsd/pkg/imdspath"
+	"github.com/imdsd/imdsd/internal/imdspath"
 )
 
 // Values a file may leave out that have no sensible derivation: those of the

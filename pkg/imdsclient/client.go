@@ -39,7 +39,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/imdsd/imdsd/pkg/imdspath"
+	"github.com/imdsd/imdsd/internal/imdspath"
 )
 
 // Defaults for [Options].

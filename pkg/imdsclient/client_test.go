@@ -16,7 +16,7 @@ import (
 	"github.com/imdsd/imdsd/pkg/imdsclient"
 	"github.com/imdsd/imdsd/pkg/imdstest"
 	"github.com/imdsd/imdsd/pkg/server"
-	"github.com/imdsd/imdsd/pkg/token"
+	"github.com/imdsd/imdsd/internal/token"
 )
 
 // epoch is the servers' launch time and the start of their clocks.

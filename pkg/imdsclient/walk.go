@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/imdsd/imdsd/pkg/imdspath"
+	"github.com/imdsd/imdsd/internal/imdspath"
 )
 
 // Bounds on a walk, so that a service that lists without end cannot keep

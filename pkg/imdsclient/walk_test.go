@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/imdsd/imdsd/pkg/imdsclient"
-	"github.com/imdsd/imdsd/pkg/metadata"
+	"github.com/imdsd/imdsd/internal/metadata"
 )
 
 // walkAll walks root and returns the leaves visited, in order, with their

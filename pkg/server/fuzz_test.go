@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/imdsd/imdsd/pkg/config"
-	"github.com/imdsd/imdsd/pkg/hostheader"
+	"github.com/imdsd/imdsd/internal/hostheader"
 )
 
 // FuzzRequest feeds arbitrary bytes through what a request meets before

@@ -13,10 +13,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/imdsd/imdsd/pkg/imdspath"
-	"github.com/imdsd/imdsd/pkg/metadata"
-	"github.com/imdsd/imdsd/pkg/ratelimit"
-	"github.com/imdsd/imdsd/pkg/token"
+	"github.com/imdsd/imdsd/internal/imdspath"
+	"github.com/imdsd/imdsd/internal/metadata"
+	"github.com/imdsd/imdsd/internal/ratelimit"
+	"github.com/imdsd/imdsd/internal/token"
 )
 
 // Header names, in the canonical form net/http stores them under.

@@ -29,11 +29,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/imdsd/imdsd/pkg/config"
-	"github.com/imdsd/imdsd/pkg/connlimit"
-	"github.com/imdsd/imdsd/pkg/hostheader"
-	"github.com/imdsd/imdsd/pkg/metadata"
-	"github.com/imdsd/imdsd/pkg/ratelimit"
-	"github.com/imdsd/imdsd/pkg/token"
+	"github.com/imdsd/imdsd/internal/connlimit"
+	"github.com/imdsd/imdsd/internal/hostheader"
+	"github.com/imdsd/imdsd/internal/metadata"
+	"github.com/imdsd/imdsd/internal/ratelimit"
+	"github.com/imdsd/imdsd/internal/token"
 )
 
 // Options are a Server's settings that are not instance metadata.

@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/imdsd/imdsd/pkg/config"
-	"github.com/imdsd/imdsd/pkg/metadata"
-	"github.com/imdsd/imdsd/pkg/token"
+	"github.com/imdsd/imdsd/internal/metadata"
+	"github.com/imdsd/imdsd/internal/token"
 )
 
 // cfgFull has everything the path tests look at.
