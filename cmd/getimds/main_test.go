@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imdsd/imdsd/internal/token"
 	"github.com/imdsd/imdsd/pkg/imdstest"
 	"github.com/imdsd/imdsd/pkg/server"
-	"github.com/imdsd/imdsd/internal/token"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")

@@ -18,8 +18,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/imdsd/imdsd/pkg/imdsclient"
 	"github.com/imdsd/imdsd/internal/imdspath"
+	"github.com/imdsd/imdsd/pkg/imdsclient"
 )
 
 // Exit statuses; see EXIT STATUS in getimds(1).

@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imdsd/imdsd/internal/metadata"
 	"github.com/imdsd/imdsd/pkg/config"
 	"github.com/imdsd/imdsd/pkg/imdsclient"
 	"github.com/imdsd/imdsd/pkg/imdstest"
-	"github.com/imdsd/imdsd/internal/metadata"
 )
 
 // The walk of the seed config, byte for byte.

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imdsd/imdsd/pkg/config"
 	"github.com/imdsd/imdsd/internal/metadata"
+	"github.com/imdsd/imdsd/pkg/config"
 )
 
 // loadBenchConfig is the configuration imdsbench gives imdsd.

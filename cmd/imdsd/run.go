@@ -15,14 +15,14 @@ import (
 
 	"github.com/coreos/go-systemd/v22/daemon"
 
-	"github.com/imdsd/imdsd/pkg/config"
 	"github.com/imdsd/imdsd/internal/detach"
 	"github.com/imdsd/imdsd/internal/listen"
 	"github.com/imdsd/imdsd/internal/logging"
 	"github.com/imdsd/imdsd/internal/privdrop"
-	"github.com/imdsd/imdsd/pkg/server"
 	"github.com/imdsd/imdsd/internal/service"
 	"github.com/imdsd/imdsd/internal/token"
+	"github.com/imdsd/imdsd/pkg/config"
+	"github.com/imdsd/imdsd/pkg/server"
 )
 
 // exitError carries an exit status other than 1, and an optional message.

@@ -19,8 +19,8 @@ import (
 
 	"github.com/coreos/go-systemd/v22/daemon"
 
-	"github.com/imdsd/imdsd/pkg/config"
 	"github.com/imdsd/imdsd/internal/logging"
+	"github.com/imdsd/imdsd/pkg/config"
 	"github.com/imdsd/imdsd/pkg/server"
 )
 

@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imdsd/imdsd/internal/token"
 	"github.com/imdsd/imdsd/pkg/config"
 	"github.com/imdsd/imdsd/pkg/imdsclient"
 	"github.com/imdsd/imdsd/pkg/imdstest"
 	"github.com/imdsd/imdsd/pkg/server"
-	"github.com/imdsd/imdsd/internal/token"
 )
 
 // epoch is the servers' launch time and the start of their clocks.

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/imdsd/imdsd/pkg/imdsclient"
 	"github.com/imdsd/imdsd/internal/metadata"
+	"github.com/imdsd/imdsd/pkg/imdsclient"
 )
 
 // walkAll walks root and returns the leaves visited, in order, with their

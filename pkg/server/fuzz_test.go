@@ -7,8 +7,8 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/imdsd/imdsd/pkg/config"
 	"github.com/imdsd/imdsd/internal/hostheader"
+	"github.com/imdsd/imdsd/pkg/config"
 )
 
 // FuzzRequest feeds arbitrary bytes through what a request meets before

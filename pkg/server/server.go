@@ -28,12 +28,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/imdsd/imdsd/pkg/config"
 	"github.com/imdsd/imdsd/internal/connlimit"
 	"github.com/imdsd/imdsd/internal/hostheader"
 	"github.com/imdsd/imdsd/internal/metadata"
 	"github.com/imdsd/imdsd/internal/ratelimit"
 	"github.com/imdsd/imdsd/internal/token"
+	"github.com/imdsd/imdsd/pkg/config"
 )
 
 // Options are a Server's settings that are not instance metadata.

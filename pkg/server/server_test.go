@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imdsd/imdsd/pkg/config"
 	"github.com/imdsd/imdsd/internal/metadata"
 	"github.com/imdsd/imdsd/internal/token"
+	"github.com/imdsd/imdsd/pkg/config"
 )
 
 // cfgFull has everything the path tests look at.
