@@ -131,16 +131,18 @@ func ceilSecond(t time.Time) time.Time {
 type mark struct{ read atomic.Bool }
 
 type spotItem struct {
-	action string
-	when   When
-	clk    clock
-	seen   *mark
+	action  string
+	when    When
+	clk     clock
+	seen    *mark
+	carried bool // the clock comes from the timeline before a reload
 }
 
 type rebalanceItem struct {
-	when When
-	clk  clock
-	seen *mark
+	when    When
+	clk     clock
+	seen    *mark
+	carried bool
 }
 
 type eventItem struct {
@@ -150,13 +152,15 @@ type eventItem struct {
 	notBefore                    eventTime
 	notAfter                     *eventTime
 	seen                         *mark
+	carried                      bool
 }
 
 type asgItem struct {
-	state string
-	when  When
-	clk   clock
-	seen  *mark
+	state   string
+	when    When
+	clk     clock
+	seen    *mark
+	carried bool
 }
 
 // Timeline is one guest's lifecycle, compiled from its configuration. It
@@ -497,11 +501,18 @@ const maxRotations = 1000
 
 // Transitions returns what became visible in the window (from, to], in
 // time order: notices, events (and their state changes at a reload),
-// Auto Scaling transitions and new credential sets.
+// Auto Scaling transitions and new credential sets. Something this load
+// brought whose time is already past (an "at" in the past, a new event
+// that appears at the start) becomes visible at the load and is reported
+// at [Timeline.Loaded]; so the first window after a load starts just
+// before it: Transitions(t.Loaded().Add(-time.Nanosecond), now).
 func (t *Timeline) Transitions(from, to time.Time) []Transition {
 	first := t.first.Load()
 	var out []Transition
-	add := func(at time.Time, kind, detail string) {
+	add := func(at time.Time, carried bool, kind, detail string) {
+		if !carried && at.Before(t.loaded) {
+			at = t.loaded
+		}
 		if at.After(from) && !at.After(to) {
 			out = append(out, Transition{Time: at, Kind: kind, Guest: t.guest, Detail: detail})
 		}
@@ -509,47 +520,47 @@ func (t *Timeline) Transitions(from, to time.Time) []Transition {
 	if t.spot != nil {
 		if n, ok := t.spot.clk.resolve(first); ok {
 			_, at, _ := t.spotAt(first, n)
-			add(n, KindSpotInterruption, t.spot.action+" at "+stamp(at))
+			add(n, t.spot.carried, KindSpotInterruption, t.spot.action+" at "+stamp(at))
 		}
 	}
 	if t.rebalance != nil {
 		if n, ok := t.rebalance.clk.resolve(first); ok {
-			add(n, KindRebalance, "notice time "+stamp(n))
+			add(n, t.rebalance.carried, KindRebalance, "notice time "+stamp(n))
 		}
 	}
 	for _, e := range t.events {
 		if appear, ok := e.clk.resolve(first); ok {
-			add(appear, KindScheduledEvent, e.code+" "+e.id+" "+e.state+", not before "+stamp(e.notBefore.from(appear)))
+			add(appear, e.carried, KindScheduledEvent, e.code+" "+e.id+" "+e.state+", not before "+stamp(e.notBefore.from(appear)))
 		}
 	}
 	for _, a := range t.asg {
 		if at, ok := a.clk.resolve(first); ok {
-			add(at, KindAutoscaling, a.state)
+			add(at, a.carried, KindAutoscaling, a.state)
 		}
 	}
 	for _, x := range t.extra {
-		add(x.Time, x.Kind, x.Detail)
+		add(x.Time, true, x.Kind, x.Detail)
 	}
-	if c := t.creds; c != nil && c.rotates() {
+	if c := t.creds; c != nil && c.rotates() && first != 0 {
 		a := c.anchor(first)
 		k := int64(0)
 		if from.After(a) {
-			k = int64(from.Sub(a)/c.interval) + 1
-			if a.Add(time.Duration(k-1) * c.interval).After(from) { // from exactly on a boundary
-				k--
-			}
+			k = int64(from.Sub(a) / c.interval)
 		}
 		for n := 0; n < maxRotations; n, k = n+1, k+1 {
 			made := a.Add(time.Duration(k) * c.interval)
 			if made.After(to) {
 				break
 			}
-			add(made, KindCredentials, "set "+strconv.FormatInt(k, 10)+", expires "+stamp(made.Add(c.lifetime)))
+			add(made, true, KindCredentials, "set "+strconv.FormatInt(k, 10)+", expires "+stamp(made.Add(c.lifetime)))
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
 	return out
 }
+
+// Loaded returns the time of the load the timeline was compiled for.
+func (t *Timeline) Loaded() time.Time { return t.loaded }
 
 // NextChange returns the first instant after now at which a transition
 // happens, or the zero time when none is known: a timeline waiting for the
@@ -577,7 +588,7 @@ func (t *Timeline) NextChange(now time.Time) time.Time {
 	for _, x := range t.extra {
 		consider(x.Time, true)
 	}
-	if c := t.creds; c != nil && c.rotates() {
+	if c := t.creds; c != nil && c.rotates() && first != 0 {
 		a := c.anchor(first)
 		if !now.Before(a) {
 			k := now.Sub(a)/c.interval + 1
@@ -647,7 +658,7 @@ func (t *Timeline) Carry(prev *Timeline) {
 	first := t.first.Load()
 	r := t.loaded
 	if t.spot != nil && prev.spot != nil && t.spot.when == prev.spot.when {
-		t.spot.clk, t.spot.seen = prev.spot.clk, prev.spot.seen
+		t.spot.clk, t.spot.seen, t.spot.carried = prev.spot.clk, prev.spot.seen, true
 		_, _, was := prev.spotAt(first, r)
 		if was && t.spot.action != prev.spot.action {
 			_, at, _ := t.spotAt(first, r)
@@ -655,7 +666,7 @@ func (t *Timeline) Carry(prev *Timeline) {
 		}
 	}
 	if t.rebalance != nil && prev.rebalance != nil && t.rebalance.when == prev.rebalance.when {
-		t.rebalance.clk, t.rebalance.seen = prev.rebalance.clk, prev.rebalance.seen
+		t.rebalance.clk, t.rebalance.seen, t.rebalance.carried = prev.rebalance.clk, prev.rebalance.seen, true
 	}
 	byID := map[string]*eventItem{}
 	for _, e := range prev.events {
@@ -666,7 +677,7 @@ func (t *Timeline) Carry(prev *Timeline) {
 		if p == nil || p.when != e.when {
 			continue
 		}
-		e.clk, e.seen = p.clk, p.seen
+		e.clk, e.seen, e.carried = p.clk, p.seen, true
 		appear, ok := e.clk.resolve(first)
 		shown := ok && !r.Before(appear)
 		if shown && e.state != p.state {
@@ -676,17 +687,12 @@ func (t *Timeline) Carry(prev *Timeline) {
 	}
 	for i, a := range t.asg {
 		if i < len(prev.asg) && prev.asg[i].when == a.when {
-			a.clk, a.seen = prev.asg[i].clk, prev.asg[i].seen
+			a.clk, a.seen, a.carried = prev.asg[i].clk, prev.asg[i].seen, true
 		}
 	}
 	if pa, _ := prev.asgAt(first, r); pa != nil {
 		if na, _ := t.asgAt(first, r); na != nil && na.state != pa.state {
 			t.extra = append(t.extra, Transition{Time: r, Kind: KindAutoscaling, Guest: t.guest, Detail: na.state + " (changed by a reload)"})
-		}
-	}
-	for _, x := range prev.extra { // a reload right after a reload: keep what it reported
-		if !x.Time.Before(r) {
-			t.extra = append(t.extra, x)
 		}
 	}
 	if t.creds != nil && prev.creds != nil && t.creds.lifetime == prev.creds.lifetime && t.creds.interval == prev.creds.interval && t.creds.rotation == prev.creds.rotation {
