@@ -100,7 +100,9 @@ func TestCheckAllAtOnce(t *testing.T) {
 }
 
 func TestCheckCredentials(t *testing.T) {
-	rot := func(life, iv string) Credentials { return Credentials{Rotation: &Rotation{Lifetime: life, Interval: iv}} }
+	rot := func(life, iv string) Credentials {
+		return Credentials{Rotation: &Rotation{Lifetime: life, Interval: iv}}
+	}
 	tests := []struct {
 		name string
 		cr   Credentials
