@@ -222,7 +222,7 @@ func TestSyncs(t *testing.T) {
 func TestRefused(t *testing.T) {
 	tests := []struct {
 		name, content, why string
-		dir               bool
+		dir                bool
 	}{
 		{name: "corrupt", content: `{"version":1,"guests":{"i-1":{"spot":`, why: "unexpected end of JSON input"},
 		{name: "syntax", content: "{\"version\":1,\n\"guests\":{]}", why: "line 2: invalid character"},
