@@ -321,7 +321,11 @@ func serve(ctx context.Context, o *options, cfg *config.Config, warns config.Err
 	}
 	watchdog, _ := daemon.SdWatchdogEnabled(true)
 
-	log.Log(ctx, logging.LevelNotice, "starting", "version", version, "config", nameOr(o.config), "guests", len(cfg.Guests()), "pid", os.Getpid())
+	started := []any{"version", version, "config", nameOr(o.config), "guests", len(cfg.Guests()), "pid", os.Getpid()}
+	if rl := cfg.RateLimit; rl != nil && rl.RequestsPerSecond > 0 && !rl.Loopback {
+		started = append(started, "rate_limit", "off for loopback clients (rate_limit.loopback: true includes them)")
+	}
+	log.Log(ctx, logging.LevelNotice, "starting", started...)
 	return service.Run(ctx, service.Options{
 		ConfigPath: o.config,
 		Config:     cfg,
