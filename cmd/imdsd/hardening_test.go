@@ -229,3 +229,13 @@ func traversable(t *testing.T) string {
 	}
 	return dir
 }
+
+// TestCheckWarnsLinkLocalMatch: imdsd -t warns about a match on a
+// link-local address, which any guest on the link can send from.
+func TestCheckWarnsLinkLocalMatch(t *testing.T) {
+	cfg := writeConfig(t, `{"instances": [{"match": ["fe80::5054:ff:fe0a:1b31"], "instance_id": "i-0a1b2c3d4e5f60031"}]}`)
+	_, stderr, code := runImdsd(t, "-t", "-c", cfg)
+	if code != 0 || !strings.Contains(stderr, "match[0]: fe80::5054:ff:fe0a:1b31/128 is link-local: any guest on the link can send from it") {
+		t.Errorf("imdsd -t: exit %d, stderr:\n%s", code, stderr)
+	}
+}
