@@ -282,7 +282,7 @@ func serve(ctx context.Context, o *options, cfg *config.Config, warns config.Err
 
 	var admin net.Listener
 	if o.admin != "" {
-		if admin, err = listenAdmin(o.admin); err != nil {
+		if admin, err = listenAdmin(o.admin, uid, gid); err != nil {
 			return err
 		}
 		defer admin.Close()
@@ -311,6 +311,11 @@ func serve(ctx context.Context, o *options, cfg *config.Config, warns config.Err
 			return err
 		}
 		log.Log(ctx, logging.LevelNotice, "dropped privileges", "user", o.user, "uid", uid, "gid", gid)
+		if ul, ok := admin.(*listen.UnixListener); ok {
+			if err := ul.Removable(); err != nil {
+				log.Warn("the admin socket will stay behind on exit (the next start replaces it); put it in a directory the user owns", "err", err)
+			}
+		}
 	}
 
 	notify := func(state string) {
@@ -321,7 +326,11 @@ func serve(ctx context.Context, o *options, cfg *config.Config, warns config.Err
 	}
 	watchdog, _ := daemon.SdWatchdogEnabled(true)
 
-	log.Log(ctx, logging.LevelNotice, "starting", "version", version, "config", nameOr(o.config), "guests", len(cfg.Guests()), "pid", os.Getpid())
+	started := []any{"version", version, "config", nameOr(o.config), "guests", len(cfg.Guests()), "pid", os.Getpid()}
+	if rl := cfg.RateLimit; rl != nil && rl.RequestsPerSecond > 0 && !rl.Loopback {
+		started = append(started, "rate_limit", "off for loopback clients (rate_limit.loopback: true includes them)")
+	}
+	log.Log(ctx, logging.LevelNotice, "starting", started...)
 	return service.Run(ctx, service.Options{
 		ConfigPath: o.config,
 		Config:     cfg,
@@ -372,14 +381,12 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// listenAdmin opens the admin listener: "unix:/path" (a stale socket file
-// is replaced) or "addr:port".
-func listenAdmin(addr string) (net.Listener, error) {
+// listenAdmin opens the admin listener: "unix:/path" (mode 0600 whatever
+// the umask, owned by uid and gid when uid >= 0, removed on exit; a stale
+// socket file is replaced) or "addr:port".
+func listenAdmin(addr string, uid, gid int) (net.Listener, error) {
 	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
-		if st, err := os.Lstat(path); err == nil && st.Mode()&os.ModeSocket != 0 {
-			os.Remove(path)
-		}
-		ln, err := net.Listen("unix", path)
+		ln, err := listen.Unix(path, uid, gid)
 		if err != nil {
 			return nil, fmt.Errorf("--admin %s: %w", addr, err)
 		}

@@ -231,6 +231,9 @@ func (p *parser) guest(inst, base *Config, topMsgs map[string]bool, origin strin
 			continue
 		}
 		g.Match = append(g.Match, pf)
+		if linkLocal(pf) {
+			p.warnf("match["+strconv.Itoa(j)+"]", "%s is link-local: any guest on the link can send from it and get this instance's user-data and credentials, unless a filter keeps each guest to its own address (see MANY GUESTS in imdsd(8)); match the guest's own unique address instead", pf)
+		}
 	}
 	if inst.Listen != "" {
 		ap, err := parseListen(inst.Listen)
@@ -276,6 +279,12 @@ func parseMatch(s string) (netip.Prefix, error) {
 	}
 	a = a.Unmap()
 	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// linkLocal reports whether pf holds link-local addresses (fe80::/10,
+// 169.254.0.0/16), which nothing ties to one guest.
+func linkLocal(pf netip.Prefix) bool {
+	return pf.Overlaps(netip.MustParsePrefix("fe80::/10")) || pf.Overlaps(netip.MustParsePrefix("169.254.0.0/16"))
 }
 
 // parseListen reads "169.254.169.254", "169.254.169.254:80" or

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/imdsd/imdsd/internal/guestkey"
 	"github.com/imdsd/imdsd/internal/imdspath"
 	"github.com/imdsd/imdsd/internal/metadata"
 	"github.com/imdsd/imdsd/internal/ratelimit"
@@ -138,12 +139,12 @@ func (s *Server) answer(r *http.Request) (rep reply, ok bool) {
 	if in.count != nil {
 		in.count.Inc()
 	}
-	if rl := st.cfg.RateLimit; rl != nil && rl.RequestsPerSecond > 0 && client.IsValid() {
+	if rl := st.cfg.RateLimit; rl != nil && rl.RequestsPerSecond > 0 && client.IsValid() && !ratelimit.Exempt(client, rl.Loopback) {
 		maxWait := time.Duration(0)
 		if rl.Action == "delay" {
 			maxWait = ratelimit.MaxWait
 		}
-		wait, allowed := s.limiter.Take(client, ratelimit.Settings{PerSecond: rl.RequestsPerSecond, Burst: rl.Burst}, maxWait)
+		wait, allowed := s.limiter.Take(guestkey.Of(client, in.guestID()), ratelimit.Settings{PerSecond: rl.RequestsPerSecond, Burst: rl.Burst}, maxWait)
 		switch {
 		case !allowed:
 			s.metrics.limited.WithLabelValues("refused").Inc()

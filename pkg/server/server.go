@@ -29,6 +29,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/imdsd/imdsd/internal/connlimit"
+	"github.com/imdsd/imdsd/internal/guestkey"
 	"github.com/imdsd/imdsd/internal/hostheader"
 	"github.com/imdsd/imdsd/internal/metadata"
 	"github.com/imdsd/imdsd/internal/ratelimit"
@@ -169,6 +170,23 @@ func (st *state) instanceFor(addr netip.Addr, local netip.AddrPort) *instance {
 	return st.def
 }
 
+// guestKey says whom a client at addr connecting to local counts against
+// for the connection caps and the rate limit: its guest, or itself.
+func (st *state) guestKey(addr netip.Addr, local netip.AddrPort) guestkey.Key {
+	if in := st.instanceFor(addr, local); in != nil {
+		return guestkey.Of(addr, in.guestID())
+	}
+	return guestkey.Of(addr, "")
+}
+
+// guestID is the instance id of a guest, "" for the default instance.
+func (in *instance) guestID() string {
+	if in.id == nil {
+		return ""
+	}
+	return in.label
+}
+
 // serves reports whether the instance applies to connections to local.
 func (in *instance) serves(local netip.AddrPort) bool {
 	if !in.listen.IsValid() {
@@ -267,7 +285,9 @@ func (s *Server) Config() *config.Config { return s.state.Load().cfg }
 func (s *Server) Serve(ln net.Listener) error {
 	limited := connlimit.New(ln, func() connlimit.Limits {
 		cfg := s.state.Load().cfg
-		return connlimit.Limits{Total: cfg.MaxConnections, PerClient: cfg.MaxConnectionsPerClient}
+		return connlimit.Limits{Total: cfg.MaxConnections, PerClient: cfg.MaxConnectionsPerClient, Guests: len(cfg.Guests())}
+	}, func(remote netip.Addr, local netip.AddrPort) guestkey.Key {
+		return s.state.Load().guestKey(remote, local)
 	}, func(perClient bool) {
 		if perClient {
 			s.metrics.refused.WithLabelValues("per_client").Inc()
