@@ -322,5 +322,8 @@ func (s *snapshot) resolve(k netip.Addr, hostPrefixes func() ([]netip.Prefix, er
 			}
 		}
 	}
+	if reason == reasonRouted && plain.IsLinkLocalUnicast() {
+		reason = reasonLinkLocal
+	}
 	return result{err: &NotFoundError{Addr: k, Reason: reason}}
 }

@@ -129,6 +129,7 @@ const (
 	reasonLoopback   = "a loopback address: the client is this host itself"
 	reasonLocal      = "an address of this host: the client is this host itself"
 	reasonNoZone     = "an IPv6 link-local address without a zone (interface)"
+	reasonLinkLocal  = "a link-local address, but the host has no entry for it (not heard from yet?)"
 	reasonInvalid    = "not an IP address"
 	reasonNotUnicast = "not a unicast address"
 )
