@@ -40,8 +40,23 @@ import (
 type Options struct {
 	// Logger receives errors and lifecycle events. Nil discards them.
 	Logger *slog.Logger
-	// AccessLog receives one line per request. Nil turns access logging off.
+	// AccessLog receives one line per request, or per request that
+	// AccessLogLevel chooses. Nil turns access logging off.
 	AccessLog *slog.Logger
+	// AccessLogLevel chooses which requests AccessLog records: all of
+	// them (the zero value), only refusals and unknown clients, or none.
+	// With AccessLogErrors, a refusal of the same kind (status) from the
+	// same client is logged once, and its repeats within the next 10
+	// seconds are summarised in one "repeated" line with their count.
+	AccessLogLevel AccessLogLevel
+	// AccessLogBuffer, when above 0, is how many access log lines may wait
+	// for AccessLog's handler, which a goroutine of the Server then
+	// feeds: a slow or blocked log destination never delays an answer,
+	// and lines that find the buffer full are dropped and counted
+	// (imdsd_access_log_dropped_total). Zero calls the handler on the
+	// request's goroutine, for handlers that never block (in memory).
+	// imdsd uses DefaultAccessLogBuffer.
+	AccessLogBuffer int
 	// Sealer mints and checks tokens. Nil means a fresh random key.
 	Sealer *token.Sealer
 	// Now is the clock for token lifetimes, IAM credential times and the
@@ -68,6 +83,7 @@ type Server struct {
 	stop     chan struct{} // closed by Shutdown: injected delays end
 	stopOnce sync.Once
 	metrics  *metrics
+	alog     *accessLog // nil: no access log
 	limiter  *ratelimit.Limiter
 	hv       headerValues
 	reloadMu sync.Mutex      // orders reloads
@@ -220,6 +236,7 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		limiter:  ratelimit.New(),
 		hv:       newHeaderValues(),
 	}
+	s.alog = newAccessLog(opts, s.metrics)
 	s.Reload(cfg)
 	s.http = &http.Server{
 		Handler:           s,
@@ -265,6 +282,7 @@ func (s *Server) Config() *config.Config { return s.state.Load().cfg }
 // Serve answers requests arriving on ln until [Server.Shutdown] is called,
 // when it returns nil. It may be called for several listeners at once.
 func (s *Server) Serve(ln net.Listener) error {
+	s.alog.start()
 	limited := connlimit.New(ln, func() connlimit.Limits {
 		cfg := s.state.Load().cfg
 		return connlimit.Limits{Total: cfg.MaxConnections, PerClient: cfg.MaxConnectionsPerClient}
@@ -293,5 +311,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if err != nil {
 		s.http.Close()
 	}
+	s.alog.shutdown(ctx)
 	return err
 }
