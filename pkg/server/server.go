@@ -79,7 +79,7 @@ type Server struct {
 	sealer   *token.Sealer
 	launched time.Time
 	state    atomic.Pointer[state]
-	http     *http.Server
+	fe       front         // the metadata listeners' HTTP/1.x front end (front.go)
 	stop     chan struct{} // closed by Shutdown: injected delays end
 	stopOnce sync.Once
 	metrics  *metrics
@@ -237,22 +237,8 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		hv:       newHeaderValues(),
 	}
 	s.alog = newAccessLog(opts, s.metrics)
+	s.fe.readHeaderTimeout, s.fe.maxHeader = opts.ReadHeaderTimeout, maxHeader
 	s.Reload(cfg)
-	s.http = &http.Server{
-		Handler:           s,
-		ReadHeaderTimeout: opts.ReadHeaderTimeout,
-		MaxHeaderBytes:    maxHeader,
-		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
-		// "OPTIONS *" is answered by the handler, with EC2's framing,
-		// rather than by net/http's built-in answer.
-		DisableGeneralOptionsHandler: true,
-		// The connection is kept in the request's context, for the hop
-		// limit of token responses.
-		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-			return context.WithValue(ctx, connKey{}, c)
-		},
-	}
-	s.http.SetKeepAlivesEnabled(false) // EC2 closes every connection after one response
 	return s, nil
 }
 
@@ -293,13 +279,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			s.metrics.refused.WithLabelValues("total").Inc()
 		}
 	})
-	// net/http allows MaxHeaderBytes plus 4096 bytes of slack: buffer no
-	// more than that while looking for a missing Host.
-	err := s.http.Serve(hostheader.Listener(limited, s.http.MaxHeaderBytes+4096))
-	if errors.Is(err, http.ErrServerClosed) {
-		return nil
-	}
-	return err
+	return s.serveFront(limited)
 }
 
 // Shutdown stops accepting connections and waits, until ctx is done, for
@@ -307,10 +287,7 @@ func (s *Server) Serve(ln net.Listener) error {
 // waiting out an injected delay are answered at once.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopOnce.Do(func() { close(s.stop) })
-	err := s.http.Shutdown(ctx)
-	if err != nil {
-		s.http.Close()
-	}
+	err := s.shutdownFront(ctx)
 	s.alog.shutdown(ctx)
 	return err
 }
