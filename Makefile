@@ -70,10 +70,11 @@ test-go:
 	$(GO) test -race -count=1 ./...
 
 # Each fuzz target for a short, bounded time: path normalisation, the Host
-# fix-up, request handling, token decoding, config decoding. Longer runs:
+# fix-up, request handling, the front end against net/http (differential),
+# token decoding, config decoding. Longer runs:
 # make fuzz FUZZTIME=10m.
 FUZZTIME ?= 5s
-FUZZ = internal/imdspath:FuzzClean internal/hostheader:FuzzFix pkg/server:FuzzRequest internal/token:FuzzVerify pkg/config:FuzzParse
+FUZZ = internal/imdspath:FuzzClean internal/hostheader:FuzzFix pkg/server:FuzzRequest pkg/server:FuzzFrontEnd internal/token:FuzzVerify pkg/config:FuzzParse
 fuzz:
 	@for f in $(FUZZ); do \
 		echo "fuzz $$f for $(FUZZTIME)"; \

@@ -38,6 +38,16 @@ const exitUsage = 2
 // readyTimeout bounds how long "imdsd -d" waits for its child to serve.
 const readyTimeout = 30 * time.Second
 
+// accessLogFlag is --access-log; --no-access-log sets it too, and the
+// last of them wins.
+type accessLogFlag struct{ level server.AccessLogLevel }
+
+func (f *accessLogFlag) String() string { return f.level.String() }
+func (f *accessLogFlag) Set(v string) (err error) {
+	f.level, err = server.ParseAccessLogLevel(v)
+	return err
+}
+
 // listFlag collects a repeatable flag.
 type listFlag []string
 
@@ -52,7 +62,7 @@ type options struct {
 	testConfig bool
 	version    bool
 	help       bool
-	quiet      bool
+	accessLog  accessLogFlag
 	daemon     bool
 	pidfile    string
 	user       string
@@ -64,7 +74,7 @@ type options struct {
 
 const usage = `usage: imdsd [-d] [-c file] [--host addr] [--port port] [-l addr:port]...
              [-p pidfile] [-u user] [--log dest] [--log-facility facility]
-             [--log-tag tag] [--no-access-log] [--admin addr]
+             [--log-tag tag] [--access-log all|errors|none] [--admin addr]
        imdsd -t [-c file]
        imdsd --version
 
@@ -81,7 +91,10 @@ const usage = `usage: imdsd [-d] [-c file] [--host addr] [--port port] [-l addr:
                          (default auto: stderr on a terminal, else syslog)
       --log-facility f   syslog facility (default daemon)
       --log-tag tag      syslog tag (default imdsd)
-      --no-access-log    do not log a line per request
+      --access-log what  which requests to log: all, errors (the default:
+                         refusals and unknown clients, repeats summarised)
+                         or none
+      --no-access-log    the same as --access-log none
       --admin addr       serve /healthz and /metrics on addr:port or
                          unix:/path (loopback or a socket only)
       --version          print the version and exit
@@ -116,7 +129,9 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
 	str(&o.logTo, "auto", "log")
 	str(&o.facility, "daemon", "log-facility")
 	str(&o.tag, "imdsd", "log-tag")
-	boolean(&o.quiet, "no-access-log")
+	o.accessLog.level = server.AccessLogErrors
+	fs.Var(&o.accessLog, "access-log", "")
+	fs.BoolFunc("no-access-log", "", func(string) error { o.accessLog.level = server.AccessLogNone; return nil })
 	str(&o.admin, "", "admin")
 	boolean(&o.version, "version")
 	boolean(&o.help, "help", "h")
@@ -298,8 +313,10 @@ func serve(ctx context.Context, o *options, cfg *config.Config, warns config.Err
 			return err
 		}
 	}
-	if !o.quiet {
+	if o.accessLog.level != server.AccessLogNone {
 		srvOpts.AccessLog = log
+		srvOpts.AccessLogLevel = o.accessLog.level
+		srvOpts.AccessLogBuffer = server.DefaultAccessLogBuffer
 	}
 	if uid >= 0 {
 		if child != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -105,16 +104,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// is no connection to hold either.
 		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyGrace))
 	}
-	if s.opts.AccessLog != nil {
-		s.opts.AccessLog.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("client", r.RemoteAddr),
-			slog.String("method", r.Method),
-			slog.String("path", r.RequestURI),
-			slog.Int("status", rep.status),
-			slog.Int("bytes", n),
-			slog.Duration("duration", s.opts.Now().Sub(start)),
-		)
-	}
+	s.logRequest(r, rep.status, n, start)
 }
 
 // answer decides the reply to r, after any injected delay. ok is false when
