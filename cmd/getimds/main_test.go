@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imdsd/imdsd/internal/cli"
 	"github.com/imdsd/imdsd/internal/token"
 	"github.com/imdsd/imdsd/pkg/imdstest"
 	"github.com/imdsd/imdsd/pkg/server"
@@ -82,7 +83,7 @@ func runCLI(t *testing.T, args ...string) result {
 	t.Helper()
 	var out, errb bytes.Buffer
 	err := run(context.Background(), append([]string{"getimds"}, args...), &out, &errb)
-	code := exit(&errb, err)
+	code := cli.Status("getimds", &errb, err)
 	return result{out.String(), errb.String(), code}
 }
 

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imdsd/imdsd/internal/cli"
 	"github.com/imdsd/imdsd/internal/metadata"
 	"github.com/imdsd/imdsd/pkg/config"
 	"github.com/imdsd/imdsd/pkg/imdsclient"
@@ -333,7 +334,7 @@ func TestInterval(t *testing.T) {
 	cancel()
 	select {
 	case err := <-done:
-		if code := exit(&errb, err); code != 0 {
+		if code := cli.Status("getimds", &errb, err); code != 0 {
 			t.Errorf("exit %d after interrupt, want 0", code)
 		}
 	case <-time.After(10 * time.Second):
