@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -14,10 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imdsd/imdsd/internal/golden"
 	"github.com/imdsd/imdsd/internal/metadata"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func TestParseFlags(t *testing.T) {
 	tests := []struct {
@@ -121,22 +119,7 @@ func TestTable(t *testing.T) {
 	if err := printTable(&b, figs); err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "table.golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if b.String() != string(want) {
-		t.Errorf("table:\n%s\nwant (%s):\n%s", b.String(), golden, want)
-	}
+	golden.Check(t, "table.golden", b.Bytes())
 }
 
 // TestRunEndToEnd runs the whole tool, briefly, with the test binary standing

@@ -26,8 +26,6 @@ import (
 	"time"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
-
 // testVersion is stamped into the test binary with -ldflags.
 const testVersion = "e2e-test"
 

@@ -37,6 +37,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/imdsd/imdsd/internal/golden"
 )
 
 const (
@@ -511,27 +513,7 @@ func nsCheckWalk(t *testing.T, bin string, g *nsGuest, keys []string, userData s
 	if strings.Contains(out, fmt.Sprintf("meta-data/public-keys/%d/", len(keys))) {
 		t.Errorf("%s: plain getimds prints more than the guest's %d keys:\n%s", g.role, len(keys), out)
 	}
-	nsCheckGolden(t, "walk-"+g.role+".golden", nsStampRE.ReplaceAllString(out, "<time>"))
-}
-
-// nsCheckGolden compares got with testdata/netns/name, or rewrites it with
-// -update.
-func nsCheckGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", "netns", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -run NetNS ./cmd/imdsd/ -update as root to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("output differs from %s (run with -update if the change is intended):\n%s", path, lineDiff(string(want), got))
-	}
+	golden.CheckString(t, "netns/walk-"+g.role+".golden", nsStampRE.ReplaceAllString(out, "<time>"))
 }
 
 // nsConfig writes testdata/netns/imdsd.json to dir/name with instances_dir set to dir

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,10 +16,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/imdsd/imdsd/internal/golden"
 	"github.com/imdsd/imdsd/pkg/config"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // Fixed times for golden files: the instance launched at launch, and the
 // dump is taken at dumpAt (evaluating the time-dependent credentials).
@@ -127,21 +125,7 @@ func TestGolden(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := dump(Build(tt.cfg(t), launch), dumpAt)
-			golden := filepath.Join("testdata", tt.name+".golden")
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("tree of %s differs from %s (run go test -update and review the diff):\n%s",
-					tt.name, golden, firstDiff(got, want))
-			}
+			golden.Check(t, tt.name+".golden", got)
 		})
 	}
 }

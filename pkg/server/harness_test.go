@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,8 +20,6 @@ import (
 
 	"github.com/imdsd/imdsd/pkg/config"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // epoch is the fake clock's start: the launch time, so Last-Modified.
 var epoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
