@@ -5,22 +5,21 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/imdsd/imdsd/internal/cli"
+	"github.com/imdsd/imdsd/internal/testbin"
 	"github.com/imdsd/imdsd/internal/token"
 	"github.com/imdsd/imdsd/pkg/imdstest"
 	"github.com/imdsd/imdsd/pkg/server"
 )
 
-// binary is getimds built by TestMain.
-var binary string
+// binary is getimds, built when a test first runs it.
+var binary = &testbin.Binary{Pkg: ".", Name: "getimds", Env: []string{"CGO_ENABLED=0"}}
 
 // envVars are the variables getimds reads; tests start without them.
 var envVars = []string{
@@ -34,21 +33,8 @@ func TestMain(m *testing.M) {
 	for _, v := range envVars {
 		os.Unsetenv(v)
 	}
-	dir, err := os.MkdirTemp("", "getimds-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "getimds")
-	build := exec.Command("go", "build", "-o", binary, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	binary.Remove()
 	os.Exit(code)
 }
 
@@ -89,7 +75,7 @@ func runBinary(t *testing.T, env []string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd := exec.CommandContext(ctx, binary.Path(t), args...)
 	cmd.Env = append(os.Environ(), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

@@ -39,6 +39,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/imdsd/imdsd/internal/golden"
+	"github.com/imdsd/imdsd/internal/testbin"
 )
 
 const (
@@ -326,7 +327,7 @@ func nsExecIMDS(t *testing.T, ns, config string) *nsDaemon {
 	t.Helper()
 	d := &nsDaemon{
 		// ip netns exec execs imdsd itself, so signals reach it directly.
-		cmd:    exec.Command("ip", "netns", "exec", ns, imdsdBin, "--config", config, "--listen", nsIMDS, "--log", "stderr"),
+		cmd:    exec.Command("ip", "netns", "exec", ns, imdsdBin.Path(t), "--config", config, "--listen", nsIMDS, "--log", "stderr"),
 		stderr: &syncBuffer{},
 		done:   make(chan struct{}),
 	}
@@ -431,16 +432,13 @@ func (d *nsDaemon) running(t *testing.T) {
 	}
 }
 
-// nsBuildGetimds builds cmd/getimds into a temporary directory.
+// nsGetimdsBin is cmd/getimds, built when a test first asks for its Path.
+var nsGetimdsBin = &testbin.Binary{Pkg: "../getimds", Name: "getimds"}
+
+// nsBuildGetimds returns the path of cmd/getimds, built once.
 func nsBuildGetimds(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "getimds")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "../getimds").CombinedOutput(); err != nil {
-		t.Fatalf("go build of getimds failed: %v\n%s", err, out)
-	}
-	return bin
+	return nsGetimdsBin.Path(t)
 }
 
 // nsGetimds runs getimds with args in guest g.
