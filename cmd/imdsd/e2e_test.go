@@ -35,6 +35,9 @@ const testVersion = "e2e-test"
 // Path.
 var imdsdBin = &testbin.Binary{Pkg: ".", Name: "imdsd", Flags: []string{"-ldflags", "-X main.version=" + testVersion}}
 
+// getimdsBin is cmd/getimds, for the tests that run it in a guest.
+var getimdsBin = &testbin.Binary{Pkg: "../getimds", Name: "getimds"}
+
 // unavailable skips the test because something it needs is missing here,
 // except in CI (CI set), where .ci/run provides everything and a missing
 // part is a failure.
@@ -71,7 +74,7 @@ func TestMain(m *testing.M) {
 	flag.Parse()
 	code := m.Run()
 	imdsdBin.Remove()
-	nsGetimdsBin.Remove()
+	getimdsBin.Remove()
 	os.Exit(code)
 }
 

@@ -39,7 +39,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/imdsd/imdsd/internal/golden"
-	"github.com/imdsd/imdsd/internal/testbin"
 )
 
 const (
@@ -432,13 +431,10 @@ func (d *nsDaemon) running(t *testing.T) {
 	}
 }
 
-// nsGetimdsBin is cmd/getimds, built when a test first asks for its Path.
-var nsGetimdsBin = &testbin.Binary{Pkg: "../getimds", Name: "getimds"}
-
 // nsBuildGetimds returns the path of cmd/getimds, built once.
 func nsBuildGetimds(t *testing.T) string {
 	t.Helper()
-	return nsGetimdsBin.Path(t)
+	return getimdsBin.Path(t)
 }
 
 // nsGetimds runs getimds with args in guest g.
