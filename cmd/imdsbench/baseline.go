@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/imdsd/imdsd/internal/cli"
 )
 
 // The baseline's fixed answers. baselineToken has the length and the prefix
@@ -62,10 +64,10 @@ func runBaseline(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	addr := fs.String("listen", "127.0.0.1:0", "listen on `addr:port`")
 	if err := fs.Parse(args); err != nil {
-		return usageError{code: exitUsage}
+		return cli.Silent(cli.ExitUsage) // the flag package printed why
 	}
 	if fs.NArg() > 0 {
-		return usageError{code: exitUsage, msg: fmt.Sprintf("baseline: unexpected argument %q", fs.Arg(0))}
+		return cli.Usagef("baseline: unexpected argument %q", fs.Arg(0))
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

@@ -18,31 +18,28 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/imdsd/imdsd/internal/cli"
 	"github.com/imdsd/imdsd/pkg/config"
 )
-
-// usageError is a command-line mistake: exit status code, and a message.
-type usageError struct {
-	code int
-	msg  string
-}
-
-func (e usageError) Error() string { return e.msg }
-
-const exitUsage = 2
 
 // Fixed parts of the measurement.
 const (
 	starts          = 5                      // starts timed for the first answer
 	quiet           = time.Second            // pause before the idle RSS
 	warmup          = 200 * time.Millisecond // load before the first figure
-	slowlorisWindow = 5 * time.Second        // longest slowloris measurement, within imdsd's 10 s header timeout
+	slowlorisWindow = 3 * time.Second        // longest slowloris measurement: see below
 	slowlorisUsers  = 16                     // clients measured beside the idle connections
 	stormTimeout    = 2 * time.Minute        // bound on the whole boot storm
 	getPath         = "/latest/meta-data/instance-id"
 )
 
-// Targets of issue 6, on a 2-core machine.
+// slowlorisWindow is shorter than imdsd's header timeout (header_timeout_ms,
+// 5 s by default, which the benchmark configuration keeps): imdsd drops a
+// connection whose request head is not complete by then, so a longer
+// measurement would end after the idle connections it is about are gone.
+
+// Targets of "make bench" for a 2-core machine: what imdsd should reach
+// beside the baseline. Missing one is reported, not an error.
 const (
 	targetFirstAnswerMS = 50
 	targetIdleMB        = 15
@@ -99,22 +96,22 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.idleConns, "idle-conns", 2000, "")
 	fs.IntVar(&o.sources, "sources", defSources, "")
 	fs.StringVar(&o.jsonPath, "json", "", "")
-	help := fs.Bool("help", false, "")
-	fs.BoolVar(help, "h", false, "")
+	var help bool
+	cli.Bool(fs, &help, false, "h", "help")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, usage)
-			return nil, usageError{code: 0}
+			return nil, cli.Silent(cli.ExitOK)
 		}
 		fmt.Fprint(stderr, usage)
-		return nil, usageError{code: exitUsage, msg: err.Error()}
+		return nil, cli.Usagef("%v", err)
 	}
-	if *help {
+	if help {
 		fmt.Fprint(stdout, usage)
-		return nil, usageError{code: 0}
+		return nil, cli.Silent(cli.ExitOK)
 	}
 	bad := func(format string, a ...any) error {
-		return usageError{code: exitUsage, msg: fmt.Sprintf(format, a...)}
+		return cli.Usagef(format, a...)
 	}
 	if fs.NArg() > 0 {
 		return nil, bad("unexpected argument %q", fs.Arg(0))
@@ -210,7 +207,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := printTable(stdout, b.figs); err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, "\nratio = imdsd ÷ baseline; MB = 10^6 bytes; targets of issue 6 for a 2-core machine; FAIL is a report, not an error")
+	fmt.Fprintln(stdout, "\nratio = imdsd ÷ baseline; MB = 10^6 bytes; targets for a 2-core machine; FAIL is a report, not an error")
 	for _, n := range b.notes {
 		fmt.Fprintf(stdout, "note: %s\n", n)
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imdsd/imdsd/internal/cli"
 	"github.com/imdsd/imdsd/internal/golden"
 	"github.com/imdsd/imdsd/internal/metadata"
 )
@@ -58,8 +59,8 @@ func TestParseFlags(t *testing.T) {
 				}
 				return
 			}
-			var ue usageError
-			if !errors.As(err, &ue) || ue.code != tt.code || !strings.Contains(ue.msg, tt.errorHas) {
+			var ue *cli.Error
+			if !errors.As(err, &ue) || ue.Code != tt.code || !strings.Contains(ue.Error(), tt.errorHas) {
 				t.Fatalf("parseFlags(%q) error = %#v, want exit %d with %q", tt.args, err, tt.code, tt.errorHas)
 			}
 			if tt.code == 0 && !strings.HasPrefix(out.String(), "usage: imdsbench") {
