@@ -794,19 +794,44 @@ func TestBuildDeterministic(t *testing.T) {
 	}
 }
 
+// TestConcurrentLookups reads every path from several goroutines at once.
+// Under -race (make test) the race detector checks that a tree is safe to
+// share; without it the test still checks that each concurrent answer is
+// the one a lone reader gets.
 func TestConcurrentLookups(t *testing.T) {
 	tree := Build(load(t, "full"), launch)
+	want := map[int]map[string]string{} // by minutes after dumpAt, by path
+	for g := range 4 {
+		for i := range 50 {
+			if want[g*i] == nil {
+				want[g*i] = map[string]string{}
+				for _, p := range tree.Paths() {
+					want[g*i][p] = string(tree.Lookup(p).Body(dumpAt.Add(time.Duration(g*i) * time.Minute)))
+				}
+			}
+		}
+	}
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var bad []string
 	for g := range 4 {
 		wg.Go(func() {
 			for i := range 50 {
 				for _, p := range tree.Paths() {
-					tree.Lookup(p).Body(dumpAt.Add(time.Duration(g*i) * time.Minute))
+					got := tree.Lookup(p).Body(dumpAt.Add(time.Duration(g*i) * time.Minute))
+					if string(got) != want[g*i][p] {
+						mu.Lock()
+						bad = append(bad, fmt.Sprintf("%s at +%d min: %q, alone %q", p, g*i, got, want[g*i][p]))
+						mu.Unlock()
+					}
 				}
 			}
 		})
 	}
 	wg.Wait()
+	if len(bad) > 0 {
+		t.Errorf("%d concurrent answers differ from a lone reader's, first: %s", len(bad), bad[0])
+	}
 }
 
 // BenchmarkLookup is the path lookup every request makes: one map access
