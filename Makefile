@@ -49,7 +49,7 @@ SCRIPTMODE ?= 0755
 SUBST = -e 's|%%PREFIX%%/sbin|$(SBINDIR)|g' -e 's|%%PREFIX%%/etc/imdsd|$(ETCDIR)|g' \
 	-e 's|%%PREFIX%%|$(PREFIX)|g' -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@ETCDIR@|$(ETCDIR)|g'
 
-.PHONY: all build run test test-go fuzz lint fmt vet bench cross clean render \
+.PHONY: all build run test test-go fuzz lint fmt vet staticcheck tools bench cross clean render \
 	install install-FreeBSD install-Linux uninstall uninstall-FreeBSD uninstall-Linux
 
 all: build
@@ -83,14 +83,34 @@ fuzz:
 
 # Static checks.  The Go tests of cmd/imdsd (dist_test.go) go further:
 # shellcheck, systemd-analyze verify and security, make install layouts.
-lint: vet
+lint: vet staticcheck
 	@out=$$(gofmt -l cmd pkg internal); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@for f in man/*.[158]; do [ -e "$$f" ] || continue; mandoc -Tlint -Wwarning "$$f" || exit 1; done
 	@sed $(SUBST) rc.d/imdsd.in | sh -n
+	$(GO) mod tidy -diff
 
 vet:
 	$(GO) vet ./...
 	GOOS=freebsd $(GO) vet ./...
+
+# staticcheck at a pinned version, installed by "make tools" into
+# TOOLSDIR (a directory per version, so that changing the pin installs the
+# new one).  It must support the Go of go.mod.
+STATICCHECK_VERSION = 0.8.2
+TOOLSDIR ?= .tools
+STATICCHECK = $(TOOLSDIR)/staticcheck-$(STATICCHECK_VERSION)/staticcheck
+
+staticcheck: tools
+	$(STATICCHECK) ./...
+	GOOS=freebsd $(STATICCHECK) ./...
+
+tools:
+	@if [ ! -x $(STATICCHECK) ]; then \
+		echo "installing staticcheck $(STATICCHECK_VERSION) into $(TOOLSDIR)"; \
+		mkdir -p $(TOOLSDIR) || exit 1; \
+		GOBIN=$$(cd $(TOOLSDIR) && pwd)/staticcheck-$(STATICCHECK_VERSION) \
+			$(GO) install honnef.co/go/tools/cmd/staticcheck@v$(STATICCHECK_VERSION) || exit 1; \
+	fi
 
 fmt:
 	gofmt -w cmd pkg internal

@@ -3,16 +3,16 @@
 // can watch values change and serve as sshd's AuthorizedKeysCommand. It
 // talks to the real EC2 service or to imdsd. See getimds(1).
 //
-// The protocol lives in package imdsclient; this command parses flags and
-// formats what the client reads.
+// The protocol lives in package imdsclient; this command parses flags
+// (flags.go), reads what they ask for (run.go, watch.go), prints it
+// (output.go) and maps what went wrong to an exit status (exit.go).
 package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"io"
 	"os"
+
+	"github.com/imdsd/imdsd/internal/cli"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -20,18 +20,5 @@ var version = "dev"
 
 func main() {
 	err := run(context.Background(), os.Args, os.Stdout, os.Stderr)
-	os.Exit(exit(os.Stderr, err))
-}
-
-// exit prints err, unless it was printed already, and returns the exit
-// status it maps to.
-func exit(stderr io.Writer, err error) int {
-	if err == nil {
-		return exitOK
-	}
-	var r *reportedError
-	if !errors.As(err, &r) {
-		fmt.Fprintln(stderr, "getimds:", err)
-	}
-	return exitCode(err)
+	os.Exit(cli.Status("getimds", os.Stderr, err))
 }

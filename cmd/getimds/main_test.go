@@ -5,24 +5,21 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/imdsd/imdsd/internal/cli"
+	"github.com/imdsd/imdsd/internal/testbin"
 	"github.com/imdsd/imdsd/internal/token"
 	"github.com/imdsd/imdsd/pkg/imdstest"
 	"github.com/imdsd/imdsd/pkg/server"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
-
-// binary is getimds built by TestMain.
-var binary string
+// binary is getimds, built when a test first runs it.
+var binary = &testbin.Binary{Pkg: ".", Name: "getimds", Env: []string{"CGO_ENABLED=0"}}
 
 // envVars are the variables getimds reads; tests start without them.
 var envVars = []string{
@@ -36,21 +33,8 @@ func TestMain(m *testing.M) {
 	for _, v := range envVars {
 		os.Unsetenv(v)
 	}
-	dir, err := os.MkdirTemp("", "getimds-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "getimds")
-	build := exec.Command("go", "build", "-o", binary, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	binary.Remove()
 	os.Exit(code)
 }
 
@@ -82,7 +66,7 @@ func runCLI(t *testing.T, args ...string) result {
 	t.Helper()
 	var out, errb bytes.Buffer
 	err := run(context.Background(), append([]string{"getimds"}, args...), &out, &errb)
-	code := exit(&errb, err)
+	code := cli.Status("getimds", &errb, err)
 	return result{out.String(), errb.String(), code}
 }
 
@@ -91,7 +75,7 @@ func runBinary(t *testing.T, env []string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd := exec.CommandContext(ctx, binary.Path(t), args...)
 	cmd.Env = append(os.Environ(), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -108,42 +92,6 @@ func runBinary(t *testing.T, env []string, args ...string) result {
 		t.Fatalf("getimds %q did not finish in time", args)
 	}
 	return result{out.String(), errb.String(), code}
-}
-
-// golden compares got with testdata/name, rewriting it with -update.
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("output differs from %s (run with -update to accept):\n%s", path, lineDiff(string(want), got))
-	}
-}
-
-// lineDiff shows the first differing line.
-func lineDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	for i := range max(len(w), len(g)) {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl || i >= len(w) || i >= len(g) {
-			return fmt.Sprintf("line %d:\n got: %q\nwant: %q", i+1, gl, wl)
-		}
-	}
-	return "(same lines)"
 }
 
 // syncBuffer is a goroutine-safe io.Writer.

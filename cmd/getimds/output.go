@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -45,6 +47,60 @@ func writeEntry(w *bufio.Writer, path string, v []byte) {
 		}
 	}
 	w.WriteByte('\n')
+}
+
+// badPath says why the path p, as a walk found it, cannot be printed, or
+// returns nil. Names come from the server's listings: a hostile or broken
+// one could send escape sequences that clear the screen, set the window
+// title or the clipboard (OSC 52), or a carriage return that hides what
+// came before, and a name containing ": " or ending in ":" would make the
+// walk format ambiguous. So a name must be UTF-8 text with nothing but
+// printable characters (no controls, no tab, no invisible formatting
+// characters); in the walk format (walkFormat) it must also keep the
+// format readable: no ": ", no ":" at the end of a leaf, and a top-level
+// name must not start a line the format gives a meaning ("|", "@ ", "- ").
+// Only the last name is judged: the walk skipped a directory whose own
+// name is bad, with everything below it.
+func badPath(p string, dir, walkFormat bool) error {
+	parent, name := "", p
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		parent, name = p[:i], p[i+1:]
+	}
+	why := ""
+	switch {
+	case !printable(name):
+		why = "characters that are not printable text"
+	case !walkFormat:
+	case strings.Contains(name, ": "):
+		why = `": ", which the walk format uses to end the path`
+	case !dir && strings.HasSuffix(name, ":"):
+		why = `":" at the end, which the walk format would misread`
+	case parent == "" && (strings.HasPrefix(name, "|") || strings.HasPrefix(name, "@ ") || strings.HasPrefix(name, "- ")):
+		why = "a start the walk format gives a meaning"
+	}
+	if why == "" {
+		return nil
+	}
+	where := "the root"
+	if parent != "" {
+		where = parent + "/"
+	}
+	return fmt.Errorf("the listing of %s names %s, with %s; skipped", where, strconv.Quote(name), why)
+}
+
+// printable reports whether s is valid UTF-8 made only of characters that
+// print as themselves (letters, marks, numbers, punctuation, symbols and
+// the ASCII space).
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if !strconv.IsPrint(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // isText reports whether v prints as text: valid UTF-8 with no control
@@ -149,9 +205,21 @@ func (n *jnode) encode(b *bytes.Buffer) {
 }
 
 // quote writes s as a JSON string, leaving <, > and & as they are.
+// encoding/json escapes the C0 controls; quote also escapes DEL and the C1
+// controls (U+0080 to U+009F, CSI among them), which some terminals obey,
+// so that no value or name sends a control sequence to a terminal. The
+// escapes decode to the same string.
 func quote(b *bytes.Buffer, s string) {
-	enc := json.NewEncoder(b)
+	var q bytes.Buffer
+	enc := json.NewEncoder(&q)
 	enc.SetEscapeHTML(false)
 	enc.Encode(s) // a string always encodes
-	b.Truncate(b.Len() - 1)
+	q.Truncate(q.Len() - 1)
+	for _, r := range q.String() {
+		if r == 0x7f || r >= 0x80 && r <= 0x9f {
+			fmt.Fprintf(b, `\u%04x`, r)
+			continue
+		}
+		b.WriteRune(r)
+	}
 }

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imdsd/imdsd/internal/cli"
+	"github.com/imdsd/imdsd/internal/golden"
 	"github.com/imdsd/imdsd/internal/metadata"
 	"github.com/imdsd/imdsd/pkg/config"
 	"github.com/imdsd/imdsd/pkg/imdsclient"
@@ -26,13 +28,13 @@ func TestWalkGolden(t *testing.T) {
 	if r.code != 0 || r.stderr != "" {
 		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
 	}
-	golden(t, "walk.golden", r.stdout)
+	golden.CheckString(t, "walk.golden", r.stdout)
 
 	r = runCLI(t, ep, "--json")
 	if r.code != 0 || r.stderr != "" {
 		t.Fatalf("--json: exit %d, stderr %q", r.code, r.stderr)
 	}
-	golden(t, "walk.json.golden", r.stdout)
+	golden.CheckString(t, "walk.json.golden", r.stdout)
 }
 
 // The seed's form, "getimds 127.0.0.1:PORT", run as a program.
@@ -42,7 +44,7 @@ func TestSeedFormBinary(t *testing.T) {
 	if r.code != 0 || r.stderr != "" {
 		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
 	}
-	golden(t, "walk.golden", r.stdout)
+	golden.CheckString(t, "walk.golden", r.stdout)
 }
 
 // Every exit status, produced by the program for real; the message names
@@ -333,7 +335,7 @@ func TestInterval(t *testing.T) {
 	cancel()
 	select {
 	case err := <-done:
-		if code := exit(&errb, err); code != 0 {
+		if code := cli.Status("getimds", &errb, err); code != 0 {
 			t.Errorf("exit %d after interrupt, want 0", code)
 		}
 	case <-time.After(10 * time.Second):

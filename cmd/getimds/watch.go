@@ -71,13 +71,22 @@ func (r *runner) watch(ctx context.Context, roots []string) error {
 	}
 }
 
-// round walks every root once. A leaf that cannot be read keeps its
+// round walks every root once, within --walk-timeout. A leaf that cannot be read keeps its
 // previous state; no answer at all loses the round (nil snapshot).
 func (r *runner) round(ctx context.Context, roots []string, prev *snapshot) (*snapshot, []string, error) {
+	ctx, cancel := r.walkContext(ctx)
+	defer cancel()
 	s := &snapshot{vals: map[string]leafState{}}
 	var errs, unknown []string
 	for _, root := range roots {
+		top := imdsclient.Clean(root)
 		err := r.c.Walk(ctx, root, func(n imdsclient.Node, err error) error {
+			if n.Path != top {
+				if bad := badPath(n.Path, n.Dir, true); bad != nil {
+					errs = append(errs, bad.Error())
+					return imdsclient.SkipDir
+				}
+			}
 			if err != nil {
 				status, notFound := isStatus(err)
 				switch {
@@ -100,7 +109,7 @@ func (r *runner) round(ctx context.Context, roots []string, prev *snapshot) (*sn
 			return nil
 		})
 		if err != nil {
-			return nil, errs, err
+			return nil, errs, r.walkErr(ctx, err)
 		}
 	}
 	if prev != nil {

@@ -3,21 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"flag"
-	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/imdsd/imdsd/internal/metadata"
+	"github.com/imdsd/imdsd/internal/cli"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func TestParseFlags(t *testing.T) {
 	tests := []struct {
@@ -60,8 +54,8 @@ func TestParseFlags(t *testing.T) {
 				}
 				return
 			}
-			var ue usageError
-			if !errors.As(err, &ue) || ue.code != tt.code || !strings.Contains(ue.msg, tt.errorHas) {
+			var ue *cli.Error
+			if !errors.As(err, &ue) || ue.Code != tt.code || !strings.Contains(ue.Error(), tt.errorHas) {
 				t.Fatalf("parseFlags(%q) error = %#v, want exit %d with %q", tt.args, err, tt.code, tt.errorHas)
 			}
 			if tt.code == 0 && !strings.HasPrefix(out.String(), "usage: imdsbench") {
@@ -78,140 +72,30 @@ func TestMissingIMDSD(t *testing.T) {
 	}
 }
 
-func TestStatusFields(t *testing.T) {
-	status := []byte("Name:\timdsd\nVmPeak:\t 1265028 kB\nVmHWM:\t   18432 kB\nVmRSS:\t    9876 kB\nThreads:\t7\n")
-	for _, tt := range []struct {
-		name string
-		want int64
-	}{{"VmHWM", 18432 << 10}, {"VmRSS", 9876 << 10}} {
-		v, ok := statusField(status, tt.name)
-		if !ok {
-			t.Fatalf("statusField(%s): not found", tt.name)
+// TestBaselineCommand runs the baseline subcommand in-process: it serves
+// until its context ends, and refuses an extra argument. What it serves is
+// tested in package bench.
+func TestBaselineCommand(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		errc <- run(ctx, []string{"imdsbench", "baseline", "--listen", "127.0.0.1:0"}, nil, &strings.Builder{})
+	}()
+	select {
+	case err := <-errc:
+		t.Fatalf("baseline returned at once: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	cancel()
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Errorf("baseline returned %v after its context ended, want nil", err)
 		}
-		if got, err := parseKB(v); err != nil || got != tt.want {
-			t.Errorf("%s = %d, %v; want %d", tt.name, got, err, tt.want)
-		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("baseline did not return after its context ended")
 	}
-	if _, ok := statusField(status, "Vm"); ok {
-		t.Error("statusField matched a prefix")
-	}
-	if _, err := parseKB("7"); err == nil {
-		t.Error(`parseKB("7"): no error, want one (no unit)`)
-	}
-}
-
-// TestTable checks the report's layout and judgement against a golden file.
-func TestTable(t *testing.T) {
-	figs := []figure{
-		{Name: "first answer after exec, median of 5", Unit: "ms", IMDSD: num(12.5), Baseline: num(10), check: maxValue, limit: 50},
-		{Name: "RSS idle, 1 s after start", Unit: "MB", IMDSD: num(16.04), Baseline: num(8), check: maxValue, limit: 15},
-		{Name: "token GET, 16 clients: throughput", Unit: "req/s", IMDSD: num(8000), Baseline: num(10000), check: minRatio, limit: 0.8},
-		{Name: "token GET, 16 clients: p50", Unit: "ms", IMDSD: num(0.25), Baseline: num(0.2)},
-		{Name: "token GET, 16 clients: p99", Unit: "ms", IMDSD: num(2.1), Baseline: num(1)},
-		{Name: "boot storm, 500 guests: failed requests", Unit: "count", IMDSD: num(0), check: maxValue},
-		{Name: "slowloris, 16 clients: p99 rise (beside ÷ alone)", Unit: "×", IMDSD: num(1.5), Baseline: num(3), check: maxValue, limit: 2, noRatio: true},
-		{Name: "RSS peak, whole run (VmHWM)", Unit: "MB", IMDSD: num(20)},
-		{Name: "not measured", Unit: "MB", check: maxValue, limit: 50},
-	}
-	figs[4].check, figs[4].limit = maxRatio, 2
-	for i := range figs {
-		figs[i].judge()
-	}
-	var b bytes.Buffer
-	if err := printTable(&b, figs); err != nil {
-		t.Fatal(err)
-	}
-	golden := filepath.Join("testdata", "table.golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if b.String() != string(want) {
-		t.Errorf("table:\n%s\nwant (%s):\n%s", b.String(), golden, want)
-	}
-}
-
-// TestRunEndToEnd runs the whole tool, briefly, with the test binary standing
-// in for imdsd (see TestMain) and for the baseline, and checks that every
-// figure is there, measured, with no failed request. It asserts no speed.
-func TestRunEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a dozen processes")
-	}
-	if runtime.GOOS != "linux" {
-		t.Skip("the figures of memory need /proc")
-	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv(fakeIMDSDEnv, "1")
-	jsonPath := filepath.Join(t.TempDir(), "bench.json")
-	var out, errOut bytes.Buffer
-	args := []string{"imdsbench", "--imdsd", self, "--duration", "40ms", "--clients", "1,3",
-		"--put-clients", "2", "--guests", "3", "--idle-conns", "20", "--json", jsonPath}
-	if err := run(context.Background(), args, &out, &errOut); err != nil {
-		t.Fatalf("run: %v\nstderr:\n%s", err, errOut.String())
-	}
-	for _, s := range []string{"figure", "first answer after exec", "RSS idle", "token GET, 1 client: p99",
-		"token GET, 3 clients: throughput", "RSS peak after 3 GET clients", "token PUT, 2 clients: throughput",
-		"boot storm, 3 guests: per-guest p99", "p99 beside 20 idle conns", "failed requests, all load runs",
-		"token GET, 3 clients: server CPU per request", "token GET, 3 clients: read/write syscalls per request"} {
-		if !strings.Contains(out.String(), s) {
-			t.Errorf("output lacks %q:\n%s", s, out.String())
-		}
-	}
-	if strings.Contains(out.String(), "note:") {
-		t.Errorf("output has notes, want none:\n%s", out.String())
-	}
-
-	data, err := os.ReadFile(jsonPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep report
-	if err := json.Unmarshal(data, &rep); err != nil {
-		t.Fatalf("--json file: %v\n%s", err, data)
-	}
-	if rep.Version != "test" || rep.Duration != "40ms" {
-		t.Errorf("version %q, duration %q; want test, 40ms", rep.Version, rep.Duration)
-	}
-	figs := map[string]figure{}
-	for _, f := range rep.Figures {
-		figs[f.Name] = f
-		if f.IMDSD == nil {
-			t.Errorf("%s: imdsd not measured", f.Name)
-		}
-		if strings.HasPrefix(f.Name, "boot storm") != (f.Baseline == nil) {
-			t.Errorf("%s: baseline %v; want one for all but the boot storm", f.Name, f.Baseline)
-		}
-		if f.Unit == "req/s" && (*f.IMDSD <= 0 || *f.Baseline <= 0) {
-			t.Errorf("%s: %v and %v, want both above 0", f.Name, *f.IMDSD, *f.Baseline)
-		}
-	}
-	// 23, and CPU and system calls per request for the 2 GET rows.
-	if len(figs) != 27 {
-		t.Errorf("%d figures, want 27", len(figs))
-	}
-	for _, name := range []string{"failed requests, all load runs", "boot storm, 3 guests: failed requests"} {
-		f := figs[name]
-		if f.IMDSD == nil || *f.IMDSD != 0 || f.Pass == nil || !*f.Pass {
-			t.Errorf("%s: %+v, want 0 and a pass", name, f)
-		}
-	}
-	perGuest := len(crawlable(metadata.Build(loadBenchConfig(t), time.Now()))) + 1
-	if f := figs["boot storm, 3 guests: requests"]; f.IMDSD == nil || *f.IMDSD != float64(3*perGuest) {
-		t.Errorf("boot storm requests %v, want %d", f.IMDSD, 3*perGuest)
-	}
-	if f := figs["slowloris: idle conns the server holds open"]; f.IMDSD == nil || *f.IMDSD < 20 || *f.Baseline < 20 {
-		t.Errorf("idle connections held: %v and %v, want at least 20 each", f.IMDSD, f.Baseline)
+	if err := run(context.Background(), []string{"imdsbench", "baseline", "extra"}, nil, &strings.Builder{}); err == nil {
+		t.Error("baseline with an extra argument: no error")
 	}
 }

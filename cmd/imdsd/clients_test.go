@@ -34,6 +34,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/imdsd/imdsd/internal/golden"
 )
 
 // clientsPython is Debian's interpreter, the one the packages install
@@ -241,26 +243,6 @@ func stopLoopback(t *testing.T, d *daemonProc) string {
 		t.Errorf("imdsd exited %d after SIGTERM, want 0", code)
 	}
 	return d.stderr.String()
-}
-
-// checkClientGolden compares got with testdata/clients/name, or rewrites
-// it with -update.
-func checkClientGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", "clients", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -run '%s' ./cmd/imdsd/ -update to create it)", err, strings.Split(t.Name(), "/")[0])
-	}
-	if got != string(want) {
-		t.Errorf("output differs from %s (run with -update if the change is intended):\n%s", path, lineDiff(string(want), got))
-	}
 }
 
 // clientRequest is one request as a client sent it and imdsd answered it.
@@ -558,7 +540,7 @@ func TestCloudInit(t *testing.T) {
 			}
 
 			// The whole crawl, and imdsd's view of it, against the golden.
-			checkClientGolden(t, tt.golden, cloudInitGolden(t, out, answered, d.addr))
+			golden.CheckString(t, "clients/"+tt.golden, cloudInitGolden(t, out, answered, d.addr))
 		})
 	}
 }
@@ -748,7 +730,7 @@ func TestEC2MetadataAmazonUtils(t *testing.T) {
 	if len(answered) == 0 || answered[0] != "PUT /latest/api/token 200" {
 		t.Errorf("imdsd's first answer to ec2-metadata: %q, want the token PUT with 200", answered[:min(1, len(answered))])
 	}
-	checkClientGolden(t, "ec2-metadata.golden",
+	golden.CheckString(t, "clients/ec2-metadata.golden",
 		"## ec2-metadata --all\n"+out+"## what imdsd answered\n"+strings.Join(answered, "\n")+"\n")
 }
 
@@ -793,6 +775,6 @@ func TestEc2metadataCloudUtils(t *testing.T) {
 			t.Errorf("imdsd answered %q: ec2metadata asks for 2009-04-04 only", l)
 		}
 	}
-	checkClientGolden(t, "ec2metadata.golden",
+	golden.CheckString(t, "clients/ec2metadata.golden",
 		"## ec2metadata\n"+out+"## what imdsd answered (ec2metadata, --instance-id, --user-data)\n"+strings.Join(answered, "\n")+"\n")
 }

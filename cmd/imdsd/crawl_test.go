@@ -4,13 +4,14 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
-	"os"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/imdsd/imdsd/internal/golden"
 )
 
 // cloudInitVersions are the API versions cloud-init's Ec2 datasource asks
@@ -149,8 +150,8 @@ func TestCloudInitCrawl(t *testing.T) {
 		name, golden string
 		args         []string
 	}{
-		{"seed", "testdata/crawl-seed.golden", []string{"--config", "testdata/seed.json"}},
-		{"built-in default", "testdata/crawl-seed.golden", nil},
+		{"seed", "crawl-seed.golden", []string{"--config", "testdata/seed.json"}},
+		{"built-in default", "crawl-seed.golden", nil},
 		{"full", "", []string{"--config", "FULL"}},
 	}
 	for _, cfg := range configs {
@@ -201,8 +202,10 @@ func TestCloudInitCrawl(t *testing.T) {
 			} else if _, err := time.Parse(time.RFC3339, m[2]); err != nil {
 				t.Errorf("pendingTime %q is not RFC 3339: %v", m[2], err)
 			}
-			if cfg.golden != "" {
-				checkGolden(t, cfg.golden, renderCrawl(latest))
+			// Subtests sharing a golden file compare with it; only the
+			// seed's rewrites it under -update.
+			if cfg.golden != "" && (!golden.Update() || cfg.name == "seed") {
+				golden.CheckString(t, cfg.golden, renderCrawl(latest))
 			}
 		})
 	}
@@ -231,44 +234,6 @@ func diffMaps(want, got map[string]string) string {
 	for _, k := range slices.Sorted(maps.Keys(got)) {
 		if _, ok := want[k]; !ok {
 			fmt.Fprintf(&b, "  extra %s\n", k)
-		}
-	}
-	return b.String()
-}
-
-// checkGolden compares got with the golden file, or rewrites it with
-// -update. Subtests sharing a golden file only read it.
-func checkGolden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if t.Name() == "TestCloudInitCrawl/seed" {
-			if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -run TestCloudInitCrawl -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("crawl differs from %s (run with -update if the change is intended):\n%s", path, lineDiff(string(want), got))
-	}
-}
-
-// lineDiff lists the lines only in want (-) and only in got (+).
-func lineDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var b strings.Builder
-	for _, l := range w {
-		if !slices.Contains(g, l) {
-			fmt.Fprintf(&b, "- %s\n", l)
-		}
-	}
-	for _, l := range g {
-		if !slices.Contains(w, l) {
-			fmt.Fprintf(&b, "+ %s\n", l)
 		}
 	}
 	return b.String()

@@ -134,7 +134,7 @@ func TestSocketActivation(t *testing.T) {
 	var stderr bytes.Buffer
 	cmd := exec.Command(sa, "-l", addr, "--fdname=imds",
 		"-E", "NOTIFY_SOCKET="+n.path, "-E", "WATCHDOG_USEC=400000",
-		imdsdBin, "--log", "stderr", "--host", "192.0.2.1", "--port", "1")
+		imdsdBin.Path(t), "--log", "stderr", "--host", "192.0.2.1", "--port", "1")
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -206,7 +206,7 @@ func TestSyslog(t *testing.T) {
 	defer recv.Close()
 
 	port := pickPort(t, "127.0.0.1")
-	cmd := exec.Command(imdsdBin, "--host", "127.0.0.1", "--port", strconv.Itoa(port),
+	cmd := exec.Command(imdsdBin.Path(t), "--host", "127.0.0.1", "--port", strconv.Itoa(port),
 		"--log", "syslog:unixgram:"+path, "--log-facility", "local3", "--log-tag", "imdsd-test")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -259,7 +259,7 @@ func TestDaemonPidfile(t *testing.T) {
 	}
 	args := []string{"-d", "-p", pidfile, "-c", "imdsd.json", "--host", "127.0.0.1", "--port", strconv.Itoa(port), "--log", "stderr"}
 	command := func() *exec.Cmd {
-		c := exec.Command(imdsdBin, args...)
+		c := exec.Command(imdsdBin.Path(t), args...)
 		c.Dir = dir
 		return c
 	}
@@ -286,8 +286,8 @@ func TestDaemonPidfile(t *testing.T) {
 	if err != nil {
 		t.Fatalf("pid %d from the pidfile is not running: %v", pid, err)
 	}
-	if argv0, _, _ := strings.Cut(string(cmdline), "\x00"); argv0 != imdsdBin {
-		t.Errorf("daemon argv[0] = %q, want %q", argv0, imdsdBin)
+	if argv0, _, _ := strings.Cut(string(cmdline), "\x00"); argv0 != imdsdBin.Path(t) {
+		t.Errorf("daemon argv[0] = %q, want %q", argv0, imdsdBin.Path(t))
 	}
 
 	changed := strings.Replace(string(seed), "i-1234567890", "i-0123456789abcdef0", 1)
@@ -332,7 +332,7 @@ func TestDaemonReportsFailure(t *testing.T) {
 	}
 	defer ln.Close()
 	pidfile := filepath.Join(t.TempDir(), "imdsd.pid")
-	cmd := exec.Command(imdsdBin, "-d", "-p", pidfile, "--listen", ln.Addr().String(), "--log", "stderr")
+	cmd := exec.Command(imdsdBin.Path(t), "-d", "-p", pidfile, "--listen", ln.Addr().String(), "--log", "stderr")
 	out, err := cmd.CombinedOutput()
 	if code := cmd.ProcessState.ExitCode(); code != 1 {
 		t.Fatalf("exit status %d (err %v), want 1; output:\n%s", code, err, out)
@@ -362,7 +362,7 @@ func TestUserNobody(t *testing.T) {
 	// serving it must not.
 	host := fmt.Sprintf("127.0.%d.%d", 1+os.Getpid()%200, 2+time.Now().Nanosecond()%200)
 	var stderr bytes.Buffer
-	cmd := exec.Command(imdsdBin, "--listen", host+":80", "-u", "nobody", "--log", "stderr")
+	cmd := exec.Command(imdsdBin.Path(t), "--listen", host+":80", "-u", "nobody", "--log", "stderr")
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -406,7 +406,7 @@ func TestListenBeforeAddressExists(t *testing.T) {
 	// imdsd binds it anyway and says what to add; nothing is sent to it.
 	var stderr syncBuffer
 	port := pickPort(t, "127.0.0.1")
-	cmd := exec.Command(imdsdBin, "--listen", fmt.Sprintf("192.0.2.254:%d", port), "--log", "stderr")
+	cmd := exec.Command(imdsdBin.Path(t), "--listen", fmt.Sprintf("192.0.2.254:%d", port), "--log", "stderr")
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -429,7 +429,7 @@ func TestListenBeforeAddressExists(t *testing.T) {
 
 func TestAdminListener(t *testing.T) {
 	port, admin := pickPort(t, "127.0.0.1"), pickPort(t, "127.0.0.1")
-	cmd := exec.Command(imdsdBin, "--host", "127.0.0.1", "--port", strconv.Itoa(port),
+	cmd := exec.Command(imdsdBin.Path(t), "--host", "127.0.0.1", "--port", strconv.Itoa(port),
 		"--admin", fmt.Sprintf("127.0.0.1:%d", admin), "--log", "stderr")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -467,7 +467,7 @@ func TestIPv6Listen(t *testing.T) {
 	// ::1 serves; fd00:ec2::254, EC2's IPv6 endpoint, is not configured
 	// here and is bound anyway (IPV6_FREEBIND), with the hint to add it.
 	var stderr syncBuffer
-	cmd := exec.Command(imdsdBin, "--listen", fmt.Sprintf("[::1]:%d", port),
+	cmd := exec.Command(imdsdBin.Path(t), "--listen", fmt.Sprintf("[::1]:%d", port),
 		"--listen", fmt.Sprintf("[fd00:ec2::254]:%d", port), "--log", "stderr")
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -495,7 +495,7 @@ func TestTokenKeyFileSurvivesRestart(t *testing.T) {
 	port := pickPort(t, "127.0.0.1")
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	start := func() *exec.Cmd {
-		cmd := exec.Command(imdsdBin, "-c", cfg, "--host", "127.0.0.1", "--port", strconv.Itoa(port), "--log", "stderr")
+		cmd := exec.Command(imdsdBin.Path(t), "-c", cfg, "--host", "127.0.0.1", "--port", strconv.Itoa(port), "--log", "stderr")
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -539,7 +539,7 @@ func TestTokenKeyFileSurvivesRestart(t *testing.T) {
 
 func TestAdminLoopbackOnly(t *testing.T) {
 	for _, addr := range []string{"0.0.0.0:9116", ":9116", "[::]:9116", "192.0.2.1:9116", "nonsense"} {
-		cmd := exec.Command(imdsdBin, "--host", "127.0.0.1", "--port", "0", "--admin", addr, "--log", "stderr")
+		cmd := exec.Command(imdsdBin.Path(t), "--host", "127.0.0.1", "--port", "0", "--admin", addr, "--log", "stderr")
 		out, _ := cmd.CombinedOutput()
 		if code := cmd.ProcessState.ExitCode(); code != 2 || !strings.Contains(string(out), "--admin "+addr) {
 			t.Errorf("--admin %s: exit %d, output %q; want 2 and a message naming it", addr, code, out)
@@ -556,7 +556,7 @@ func TestDaemonWithoutSyslog(t *testing.T) {
 	// Detached with --log auto and no syslog, imdsd would log nowhere: it
 	// refuses to start, and says why.
 	pidfile := filepath.Join(t.TempDir(), "imdsd.pid")
-	cmd := exec.Command(imdsdBin, "-d", "-p", pidfile, "--host", "127.0.0.1", "--port", strconv.Itoa(pickPort(t, "127.0.0.1")))
+	cmd := exec.Command(imdsdBin.Path(t), "-d", "-p", pidfile, "--host", "127.0.0.1", "--port", strconv.Itoa(pickPort(t, "127.0.0.1")))
 	out, _ := cmd.CombinedOutput()
 	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(string(out), "no syslog socket") {
 		t.Fatalf("exit %d, output %q; want 1 and the reason", code, out)

@@ -28,13 +28,10 @@ import (
 // repoRoot is the top of the source tree, seen from this package.
 const repoRoot = "../.."
 
-// distBin is the imdsd binary TestMain built.
+// distBin is the imdsd binary under test.
 func distBin(t *testing.T) string {
 	t.Helper()
-	if imdsdBin == "" {
-		t.Fatal("TestMain did not build imdsd")
-	}
-	return imdsdBin
+	return imdsdBin.Path(t)
 }
 
 // distEnv is the environment for make and the tools: the test's own,

@@ -24,15 +24,19 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/imdsd/imdsd/internal/testbin"
+)
 
 // testVersion is stamped into the test binary with -ldflags.
 const testVersion = "e2e-test"
 
-// imdsdBin is the path of the binary TestMain built.
-var imdsdBin string
+// imdsdBin is the imdsd under test, built when a test first asks for its
+// Path.
+var imdsdBin = &testbin.Binary{Pkg: ".", Name: "imdsd", Flags: []string{"-ldflags", "-X main.version=" + testVersion}}
+
+// getimdsBin is cmd/getimds, for the tests that run it in a guest.
+var getimdsBin = &testbin.Binary{Pkg: "../getimds", Name: "getimds"}
 
 // unavailable skips the test because something it needs is missing here,
 // except in CI (CI set), where .ci/run provides everything and a missing
@@ -68,25 +72,10 @@ func needRoot(t *testing.T, why string) {
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	os.Exit(buildAndRun(m))
-}
-
-func buildAndRun(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "imdsd-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: making a temporary directory:", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	imdsdBin = filepath.Join(dir, "imdsd")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	build := exec.CommandContext(ctx, "go", "build", "-o", imdsdBin, "-ldflags", "-X main.version="+testVersion, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: go build of imdsd failed: %v\n%s", err, out)
-		return 1
-	}
-	return m.Run()
+	code := m.Run()
+	imdsdBin.Remove()
+	getimdsBin.Remove()
+	os.Exit(code)
 }
 
 // The seed README's values, served by testdata/seed.json and the built-in
@@ -177,7 +166,7 @@ func launch(t *testing.T, port int, args []string) *daemonProc {
 	d := &daemonProc{
 		addr:   addr,
 		url:    "http://" + addr,
-		cmd:    exec.Command(imdsdBin, args...),
+		cmd:    exec.Command(imdsdBin.Path(t), args...),
 		stderr: &syncBuffer{},
 		done:   make(chan struct{}),
 	}
@@ -185,7 +174,7 @@ func launch(t *testing.T, port int, args []string) *daemonProc {
 	d.cmd.Stdout = io.Discard
 	d.cmd.Stderr = d.stderr
 	if err := d.cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", imdsdBin, err)
+		t.Fatalf("starting %s: %v", imdsdBin.Path(t), err)
 	}
 	go func() {
 		d.err = d.cmd.Wait()
@@ -295,7 +284,7 @@ func runImdsd(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, imdsdBin, args...)
+	cmd := exec.CommandContext(ctx, imdsdBin.Path(t), args...)
 	cmd.Env = childEnv()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

@@ -135,7 +135,7 @@ func TestNetNSFairnessLinkLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := &nsDaemon{
-		cmd:    exec.Command("ip", "netns", "exec", h, imdsdBin, "--config", cfg, "--listen", fairIMDS, "--log", "stderr", "--no-access-log"),
+		cmd:    exec.Command("ip", "netns", "exec", h, imdsdBin.Path(t), "--config", cfg, "--listen", fairIMDS, "--log", "stderr", "--no-access-log"),
 		stderr: &syncBuffer{},
 		done:   make(chan struct{}),
 	}

@@ -173,7 +173,7 @@ func runDetached(t *testing.T, args ...string) (string, error) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	cmd := exec.Command(imdsdBin, args...)
+	cmd := exec.Command(imdsdBin.Path(t), args...)
 	cmd.Env = childEnv()
 	cmd.Stdout, cmd.Stderr = f, f
 	err = cmd.Run()

@@ -5,11 +5,11 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/imdsd/imdsd/internal/cli"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -19,15 +19,5 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args, os.Stdout, os.Stderr)
 	stop()
-	if err != nil {
-		var ee exitError
-		if errors.As(err, &ee) {
-			if ee.msg != "" {
-				fmt.Fprintln(os.Stderr, "imdsd:", ee.msg)
-			}
-			os.Exit(ee.code)
-		}
-		fmt.Fprintln(os.Stderr, "imdsd:", err)
-		os.Exit(1)
-	}
+	os.Exit(cli.Status("imdsd", os.Stderr, err))
 }

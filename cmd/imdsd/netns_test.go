@@ -37,6 +37,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/imdsd/imdsd/internal/golden"
 )
 
 const (
@@ -324,7 +326,7 @@ func nsExecIMDS(t *testing.T, ns, config string) *nsDaemon {
 	t.Helper()
 	d := &nsDaemon{
 		// ip netns exec execs imdsd itself, so signals reach it directly.
-		cmd:    exec.Command("ip", "netns", "exec", ns, imdsdBin, "--config", config, "--listen", nsIMDS, "--log", "stderr", "--access-log", "all"),
+		cmd:    exec.Command("ip", "netns", "exec", ns, imdsdBin.Path(t), "--config", config, "--listen", nsIMDS, "--log", "stderr", "--access-log", "all"),
 		stderr: &syncBuffer{},
 		done:   make(chan struct{}),
 	}
@@ -429,16 +431,10 @@ func (d *nsDaemon) running(t *testing.T) {
 	}
 }
 
-// nsBuildGetimds builds cmd/getimds into a temporary directory.
+// nsBuildGetimds returns the path of cmd/getimds, built once.
 func nsBuildGetimds(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "getimds")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "../getimds").CombinedOutput(); err != nil {
-		t.Fatalf("go build of getimds failed: %v\n%s", err, out)
-	}
-	return bin
+	return getimdsBin.Path(t)
 }
 
 // nsGetimds runs getimds with args in guest g.
@@ -511,27 +507,7 @@ func nsCheckWalk(t *testing.T, bin string, g *nsGuest, keys []string, userData s
 	if strings.Contains(out, fmt.Sprintf("meta-data/public-keys/%d/", len(keys))) {
 		t.Errorf("%s: plain getimds prints more than the guest's %d keys:\n%s", g.role, len(keys), out)
 	}
-	nsCheckGolden(t, "walk-"+g.role+".golden", nsStampRE.ReplaceAllString(out, "<time>"))
-}
-
-// nsCheckGolden compares got with testdata/netns/name, or rewrites it with
-// -update.
-func nsCheckGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", "netns", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -run NetNS ./cmd/imdsd/ -update as root to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("output differs from %s (run with -update if the change is intended):\n%s", path, lineDiff(string(want), got))
-	}
+	golden.CheckString(t, "netns/walk-"+g.role+".golden", nsStampRE.ReplaceAllString(out, "<time>"))
 }
 
 // nsConfig writes testdata/netns/imdsd.json to dir/name with instances_dir set to dir

@@ -15,6 +15,7 @@ import (
 
 	"github.com/coreos/go-systemd/v22/daemon"
 
+	"github.com/imdsd/imdsd/internal/cli"
 	"github.com/imdsd/imdsd/internal/detach"
 	"github.com/imdsd/imdsd/internal/listen"
 	"github.com/imdsd/imdsd/internal/logging"
@@ -24,16 +25,6 @@ import (
 	"github.com/imdsd/imdsd/pkg/config"
 	"github.com/imdsd/imdsd/pkg/server"
 )
-
-// exitError carries an exit status other than 1, and an optional message.
-type exitError struct {
-	code int
-	msg  string
-}
-
-func (e exitError) Error() string { return e.msg }
-
-const exitUsage = 2
 
 // readyTimeout bounds how long "imdsd -d" waits for its child to serve.
 const readyTimeout = 30 * time.Second
@@ -107,21 +98,12 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("imdsd", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	str := func(p *string, def string, names ...string) {
-		for _, n := range names {
-			fs.StringVar(p, n, def, "")
-		}
-	}
-	boolean := func(p *bool, names ...string) {
-		for _, n := range names {
-			fs.BoolVar(p, n, false, "")
-		}
-	}
+	str := func(p *string, def string, names ...string) { cli.String(fs, p, def, names...) }
+	boolean := func(p *bool, names ...string) { cli.Bool(fs, p, false, names...) }
 	str(&o.config, "", "config", "c")
 	str(&o.host, "169.254.169.254", "host")
 	fs.IntVar(&o.port, "port", 80, "")
-	fs.Var(&o.listen, "listen", "")
-	fs.Var(&o.listen, "l", "")
+	cli.Var(fs, &o.listen, "listen", "l")
 	boolean(&o.testConfig, "test-config", "t")
 	boolean(&o.daemon, "daemon", "d")
 	str(&o.pidfile, "/var/run/imdsd.pid", "pidfile", "p")
@@ -139,28 +121,28 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, usage)
-			return nil, exitError{code: 0}
+			return nil, cli.Silent(cli.ExitOK)
 		}
 		fmt.Fprint(stderr, usage)
-		return nil, exitError{code: exitUsage, msg: err.Error()}
+		return nil, cli.Usagef("%v", err)
 	}
 	if o.help {
 		fmt.Fprint(stdout, usage)
-		return nil, exitError{code: 0}
+		return nil, cli.Silent(cli.ExitOK)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprint(stderr, usage)
-		return nil, exitError{code: exitUsage, msg: fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+		return nil, cli.Usagef("unexpected argument %q", fs.Arg(0))
 	}
 	if o.port < 0 || o.port > 65535 {
-		return nil, exitError{code: exitUsage, msg: fmt.Sprintf("--port %d: not a TCP port (0 to 65535)", o.port)}
+		return nil, cli.Usagef("--port %d: not a TCP port (0 to 65535)", o.port)
 	}
 	if len(o.listen) == 0 {
 		o.listen = listFlag{net.JoinHostPort(o.host, strconv.Itoa(o.port))}
 	}
 	for _, a := range o.listen {
 		if _, _, err := net.SplitHostPort(a); err != nil {
-			return nil, exitError{code: exitUsage, msg: fmt.Sprintf("--listen %s: expected ADDR:PORT, such as 169.254.169.254:80 or [fd00:ec2::254]:80", a)}
+			return nil, cli.Usagef("--listen %s: expected ADDR:PORT, such as 169.254.169.254:80 or [fd00:ec2::254]:80", a)
 		}
 	}
 	return o, nil
@@ -185,7 +167,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if err != nil {
 		printConfigError(stderr, err)
-		return exitError{code: 1}
+		return cli.Silent(cli.ExitFailure)
 	}
 	if o.testConfig {
 		if n := len(cfg.Guests()); n == 1 {
@@ -199,7 +181,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if o.daemon {
 		if os.Getenv("LISTEN_FDS") != "" || os.Getenv("NOTIFY_SOCKET") != "" {
-			return exitError{code: exitUsage, msg: "--daemon is for rc.d; under systemd run imdsd in the foreground (Type=notify)"}
+			return cli.Usagef("--daemon is for rc.d; under systemd run imdsd in the foreground (Type=notify)")
 		}
 		if o.user != "" { // fail here, on the terminal, rather than in the child
 			if _, _, err := privdrop.Lookup(o.user); err != nil {
@@ -245,7 +227,7 @@ func serve(ctx context.Context, o *options, cfg *config.Config, warns config.Err
 		Interactive: isTerminal(stderr), Stderr: stderr,
 	})
 	if err != nil {
-		return exitError{code: exitUsage, msg: err.Error()}
+		return cli.Usagef("%v", err)
 	}
 	defer closeLog()
 	if fallback != "" {
@@ -411,11 +393,11 @@ func listenAdmin(addr string, uid, gid int) (net.Listener, error) {
 	}
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, exitError{code: exitUsage, msg: fmt.Sprintf("--admin %s: expected ADDR:PORT on a loopback address, such as 127.0.0.1:9116, or unix:/path", addr)}
+		return nil, cli.Usagef("--admin %s: expected ADDR:PORT on a loopback address, such as 127.0.0.1:9116, or unix:/path", addr)
 	}
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		// /metrics names every guest's instance id: keep it from the guests.
-		return nil, exitError{code: exitUsage, msg: fmt.Sprintf("--admin %s: serve it on a loopback address (127.0.0.1, ::1) or a Unix socket, never where guests can reach it", addr)}
+		return nil, cli.Usagef("--admin %s: serve it on a loopback address (127.0.0.1, ::1) or a Unix socket, never where guests can reach it", addr)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,10 +16,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/imdsd/imdsd/internal/golden"
 	"github.com/imdsd/imdsd/pkg/config"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // Fixed times for golden files: the instance launched at launch, and the
 // dump is taken at dumpAt (evaluating the time-dependent credentials).
@@ -127,21 +125,7 @@ func TestGolden(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := dump(Build(tt.cfg(t), launch), dumpAt)
-			golden := filepath.Join("testdata", tt.name+".golden")
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("tree of %s differs from %s (run go test -update and review the diff):\n%s",
-					tt.name, golden, firstDiff(got, want))
-			}
+			golden.Check(t, tt.name+".golden", got)
 		})
 	}
 }
@@ -810,19 +794,44 @@ func TestBuildDeterministic(t *testing.T) {
 	}
 }
 
+// TestConcurrentLookups reads every path from several goroutines at once.
+// Under -race (make test) the race detector checks that a tree is safe to
+// share; without it the test still checks that each concurrent answer is
+// the one a lone reader gets.
 func TestConcurrentLookups(t *testing.T) {
 	tree := Build(load(t, "full"), launch)
+	want := map[int]map[string]string{} // by minutes after dumpAt, by path
+	for g := range 4 {
+		for i := range 50 {
+			if want[g*i] == nil {
+				want[g*i] = map[string]string{}
+				for _, p := range tree.Paths() {
+					want[g*i][p] = string(tree.Lookup(p).Body(dumpAt.Add(time.Duration(g*i) * time.Minute)))
+				}
+			}
+		}
+	}
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var bad []string
 	for g := range 4 {
 		wg.Go(func() {
 			for i := range 50 {
 				for _, p := range tree.Paths() {
-					tree.Lookup(p).Body(dumpAt.Add(time.Duration(g*i) * time.Minute))
+					got := tree.Lookup(p).Body(dumpAt.Add(time.Duration(g*i) * time.Minute))
+					if string(got) != want[g*i][p] {
+						mu.Lock()
+						bad = append(bad, fmt.Sprintf("%s at +%d min: %q, alone %q", p, g*i, got, want[g*i][p]))
+						mu.Unlock()
+					}
 				}
 			}
 		})
 	}
 	wg.Wait()
+	if len(bad) > 0 {
+		t.Errorf("%d concurrent answers differ from a lone reader's, first: %s", len(bad), bad[0])
+	}
 }
 
 // BenchmarkLookup is the path lookup every request makes: one map access

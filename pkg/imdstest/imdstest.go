@@ -3,7 +3,9 @@
 // loopback port, stopped and cleaned up when the test ends.
 //
 //	srv, addr := imdstest.Start(t, imdstest.Config(t, `{"http_tokens": "optional"}`), server.Options{})
-//	client := imdsclient.New(imdsclient.Options{Endpoint: "http://" + addr})
+//	client, err := imdsclient.New(imdsclient.Options{Endpoint: "http://" + addr})
+//
+// See the package example for a whole test.
 package imdstest
 
 import (

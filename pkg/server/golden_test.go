@@ -2,12 +2,13 @@ package server
 
 import (
 	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/imdsd/imdsd/internal/golden"
 )
 
 // TestGolden pins whole responses, header by header and byte by byte, for
@@ -68,20 +69,7 @@ func TestGolden(t *testing.T) {
 			r := ts.exchange(t, tt.raw)
 			checkFraming(t, r)
 			got := render(t, r)
-			path := filepath.Join("testdata", tt.name+".golden")
-			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("response to %q differs from %s\n--- got\n%s\n--- want\n%s", tt.raw, path, got, want)
-			}
+			golden.CheckString(t, tt.name+".golden", got)
 		})
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,8 +20,6 @@ import (
 
 	"github.com/imdsd/imdsd/pkg/config"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // epoch is the fake clock's start: the launch time, so Last-Modified.
 var epoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -124,11 +121,12 @@ func parseConfig(t testing.TB, js string) *config.Config {
 // testServer is a Server listening on 127.0.0.1 with a fake clock and
 // JSON access and error logs.
 type testServer struct {
-	srv    *Server
-	addr   string
-	clock  *fakeClock
-	access *syncBuffer
-	errlog *syncBuffer
+	srv     *Server
+	addr    string
+	clock   *fakeClock
+	access  *syncBuffer
+	errlog  *syncBuffer
+	entered <-chan struct{} // a request reached the handler; see handlerEntered
 }
 
 // start serves cfgJSON on a fresh 127.0.0.1 port until the test ends.
@@ -150,6 +148,7 @@ func start(t testing.TB, cfgJSON string, mods ...func(*Options)) *testServer {
 		t.Fatalf("New: %v", err)
 	}
 	ts.srv = srv
+	ts.entered = handlerEntered(srv)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -166,6 +165,33 @@ func start(t testing.TB, cfgJSON string, mods ...func(*Options)) *testServer {
 		}
 	})
 	return ts
+}
+
+// handlerEntered wraps srv's handler so that the channel it returns
+// receives a value each time a request reaches the handler (where an
+// injected delay starts), for tests that must act only once a request is
+// in flight. It keeps the last 64 unread. Call it before Serve.
+func handlerEntered(srv *Server) <-chan struct{} {
+	ch := make(chan struct{}, 64)
+	h := srv.http.Handler
+	srv.http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+		h.ServeHTTP(w, r)
+	})
+	return ch
+}
+
+// waitEntered waits until a request has reached the handler.
+func waitEntered(t testing.TB, entered <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no request reached the handler within 10s")
+	}
 }
 
 // req builds a request head with a Host header and the given header lines.

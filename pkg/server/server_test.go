@@ -869,7 +869,7 @@ func TestDelayClientGone(t *testing.T) {
 	if _, err := io.WriteString(c, req("GET", "/latest/meta-data/instance-id")); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond) // let the server start waiting
+	waitEntered(t, ts.entered) // the server is waiting out the delay
 	c.Close()
 	waitFor(t, 5*time.Second, "the access log line of the abandoned request", func() bool {
 		return strings.Contains(ts.access.String(), `"status":499`)
@@ -892,6 +892,7 @@ func TestShutdownDuringDelay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	entered := handlerEntered(srv)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	c, err := net.Dial("tcp", ln.Addr().String())
@@ -903,7 +904,9 @@ func TestShutdownDuringDelay(t *testing.T) {
 	if _, err := io.WriteString(c, req("GET", "/latest/meta-data/instance-id")); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond) // let the request reach the delay
+	// Shutdown only once the connection is accepted and the request is
+	// waiting out the delay.
+	waitEntered(t, entered)
 	shut := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

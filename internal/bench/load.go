@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bytes"
@@ -22,9 +22,9 @@ const requestTimeout = 10 * time.Second
 // user-data, at most 16 KiB.
 const maxResponse = 1 << 20
 
-// maxSources is how many loopback source addresses clients may spread over:
+// MaxSources is how many loopback source addresses clients may spread over:
 // 127.0.0.1 to 127.0.0.254.
-const maxSources = 254
+const MaxSources = 254
 
 // client makes one request per TCP connection, as guests of EC2 do, which
 // closes every connection after one response.
@@ -154,7 +154,7 @@ func sourceAddr(i, n int) netip.Addr {
 	if n < 2 {
 		return netip.Addr{}
 	}
-	return netip.AddrFrom4([4]byte{127, 0, 0, byte(1 + i%min(n, maxSources))})
+	return netip.AddrFrom4([4]byte{127, 0, 0, byte(1 + i%min(n, MaxSources))})
 }
 
 // loadSpec is one load run: clients concurrent clients, each sending the

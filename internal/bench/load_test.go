@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -218,16 +218,16 @@ func TestBaselineHandler(t *testing.T) {
 	}
 }
 
-// TestBaselineCommand runs the baseline subcommand in-process and checks it
-// closes every connection, as imdsd does.
-func TestBaselineCommand(t *testing.T) {
+// TestServeBaseline runs the baseline in-process and checks it closes
+// every connection, as imdsd does.
+func TestServeBaseline(t *testing.T) {
 	addr, err := freeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
-	go func() { errc <- run(ctx, []string{"imdsbench", "baseline", "--listen", addr}, nil, &strings.Builder{}) }()
+	go func() { errc <- ServeBaseline(ctx, addr) }()
 	if _, err := waitAnswer(context.Background(), addr, nil, 5*time.Second); err != nil {
 		cancel()
 		t.Fatalf("baseline never answered: %v (run: %v)", err, <-errc)
@@ -253,9 +253,6 @@ func TestBaselineCommand(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("baseline did not return after its context ended")
 	}
-	if err := run(context.Background(), []string{"imdsbench", "baseline", "extra"}, nil, &strings.Builder{}); err == nil {
-		t.Error("baseline with an extra argument: no error")
-	}
 }
 
 // TestRunLoad drives the real server and the baseline for a moment each and
@@ -268,7 +265,7 @@ func TestRunLoad(t *testing.T) {
 		{"imdsd", startServer(t, config.Default())},
 		{"baseline", startBaseline(t)},
 	}
-	b := &bench{o: &options{sources: 1}}
+	b := &bench{o: &Options{Sources: 1}}
 	for _, s := range servers {
 		p := &proc{name: s.name, addr: s.addr}
 		for _, load := range []struct {

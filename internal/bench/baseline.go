@@ -1,11 +1,9 @@
-package main
+package bench
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -54,20 +52,11 @@ func baselineHandler() http.Handler {
 	})
 }
 
-// runBaseline is the hidden "baseline" subcommand: it serves
-// baselineHandler on --listen until ctx is done. Like imdsd, it closes the
-// connection after every response.
-func runBaseline(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("imdsbench baseline", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	addr := fs.String("listen", "127.0.0.1:0", "listen on `addr:port`")
-	if err := fs.Parse(args); err != nil {
-		return usageError{code: exitUsage}
-	}
-	if fs.NArg() > 0 {
-		return usageError{code: exitUsage, msg: fmt.Sprintf("baseline: unexpected argument %q", fs.Arg(0))}
-	}
-	ln, err := net.Listen("tcp", *addr)
+// ServeBaseline serves the baseline, baselineHandler, on addr until ctx
+// is done: what "imdsbench baseline --listen ADDR" runs. Like imdsd, it
+// closes the connection after every response.
+func ServeBaseline(ctx context.Context, addr string) error {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("baseline: %w", err)
 	}

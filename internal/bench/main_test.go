@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -20,11 +20,15 @@ import (
 const fakeIMDSDEnv = "IMDSBENCH_TEST_FAKE_IMDSD"
 
 // TestMain lets the test binary stand in for both child processes: the
-// baseline ("imdsbench baseline ...", as imdsbench runs itself) and imdsd.
+// baseline (run as "BINARY baseline --listen ADDR", as imdsbench runs
+// itself) and imdsd.
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "baseline" {
+		fs := flag.NewFlagSet("baseline", flag.ExitOnError)
+		addr := fs.String("listen", "127.0.0.1:0", "")
+		fs.Parse(os.Args[2:])
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		err := run(ctx, os.Args, os.Stdout, os.Stderr)
+		err := ServeBaseline(ctx, *addr)
 		stop()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "baseline:", err)

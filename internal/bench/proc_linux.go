@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bytes"
@@ -11,9 +11,9 @@ import (
 	"time"
 )
 
-// manyLoopback reports whether the whole of 127.0.0.0/8 is usable as
+// ManyLoopback reports whether the whole of 127.0.0.0/8 is usable as
 // source addresses without configuration, as it is on Linux.
-const manyLoopback = true
+const ManyLoopback = true
 
 // rss returns the resident memory of process pid now (VmRSS) and at its
 // peak so far (VmHWM), in bytes.

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bytes"
@@ -98,7 +98,9 @@ func TestInterrupt(t *testing.T) {
 	var errOut syncBuffer
 	errc := make(chan error, 1)
 	go func() {
-		errc <- run(ctx, []string{"imdsbench", "--imdsd", self, "--duration", "1m", "--clients", "4"}, &bytes.Buffer{}, &errOut)
+		o := testOptions(self)
+		o.Duration, o.Clients = time.Minute, []int{4}
+		errc <- Run(ctx, o, &bytes.Buffer{}, &errOut)
 	}()
 	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(errOut.String(), "token GET") {

@@ -1,6 +1,6 @@
 //go:build unix && !linux
 
-package main
+package bench
 
 import (
 	"bytes"
@@ -11,10 +11,10 @@ import (
 	"time"
 )
 
-// manyLoopback reports whether the whole of 127.0.0.0/8 is usable as
+// ManyLoopback reports whether the whole of 127.0.0.0/8 is usable as
 // source addresses without configuration; elsewhere than on Linux only
 // 127.0.0.1 is sure to be.
-const manyLoopback = false
+const ManyLoopback = false
 
 // rss returns the resident memory of process pid now, from ps(1), in bytes.
 // The peak is not known here: it is returned as -1.
