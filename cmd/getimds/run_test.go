@@ -222,7 +222,7 @@ func TestJSONRoundTrip(t *testing.T) {
 	}
 	collect("", doc)
 
-	tree := metadata.Build(srv.Config(), epoch)
+	tree := metadata.Build(&srv.Config().Instance, epoch)
 	var want []string
 	for _, p := range tree.Paths() {
 		if !tree.Lookup(p).Dir {

@@ -502,8 +502,8 @@ func configOK(t *testing.T, path string) (stdout, stderr string, ok bool) {
 	t.Helper()
 	stdout, stderr, code := distRun(t, ".", nil, distBin(t), "-t", "-c", path)
 	guests := ""
-	if cfg, _, err := config.Load(path); err == nil && len(cfg.Guests()) > 0 {
-		guests = fmt.Sprintf(` \(%d guests?\)`, len(cfg.Guests()))
+	if cfg, _, err := config.Load(path); err == nil && len(cfg.Entries()) > 0 {
+		guests = fmt.Sprintf(` \(%d guests?\)`, len(cfg.Entries()))
 	}
 	want := regexp.MustCompile(`\A` + regexp.QuoteMeta(path) + `: configuration OK` + guests + `\n\z`)
 	return stdout, stderr, code == 0 && stderr == "" && want.MatchString(stdout)

@@ -45,21 +45,21 @@ func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 type options struct {
-	config     string
-	host       string
-	port       int
-	listen     listFlag
-	testConfig bool
-	version    bool
-	help       bool
-	quiet      bool
-	daemon     bool
-	pidfile    string
-	user       string
-	logTo      string
-	facility   string
-	tag        string
-	admin      string
+	config      string
+	host        string
+	port        int
+	listen      listFlag
+	testConfig  bool
+	version     bool
+	help        bool
+	noAccessLog bool
+	daemon      bool
+	pidfile     string
+	user        string
+	logTo       string
+	facility    string
+	tag         string
+	admin       string
 }
 
 const usage = `usage: imdsd [-d] [-c file] [--host addr] [--port port] [-l addr:port]...
@@ -116,7 +116,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
 	str(&o.logTo, "auto", "log")
 	str(&o.facility, "daemon", "log-facility")
 	str(&o.tag, "imdsd", "log-tag")
-	boolean(&o.quiet, "no-access-log")
+	boolean(&o.noAccessLog, "no-access-log")
 	str(&o.admin, "", "admin")
 	boolean(&o.version, "version")
 	boolean(&o.help, "help", "h")
@@ -164,16 +164,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runChild(ctx, o)
 	}
 
-	cfg, warns, err := loadConfig(o.config)
-	for _, w := range warns {
-		fmt.Fprintf(stderr, "warning: %s\n", w)
+	cfg, diags, err := config.Load(o.config)
+	for _, d := range diags {
+		fmt.Fprintf(stderr, "%s: %s\n", d.Severity, d)
 	}
 	if err != nil {
-		printConfigError(stderr, err)
 		return exitError{code: 1}
 	}
 	if o.testConfig {
-		if n := len(cfg.Guests()); n == 1 {
+		if n := len(cfg.Entries()); n == 1 {
 			fmt.Fprintf(stdout, "%s: configuration OK (1 guest)\n", nameOr(o.config))
 		} else if n > 1 {
 			fmt.Fprintf(stdout, "%s: configuration OK (%d guests)\n", nameOr(o.config), n)
@@ -213,9 +212,9 @@ func runChild(ctx context.Context, o *options) error {
 		return err
 	}
 	defer child.Release()
-	cfg, warns, err := loadConfig(o.config)
+	cfg, diags, err := config.Load(o.config)
 	if err == nil {
-		err = serve(ctx, o, cfg, warns, io.Discard, child)
+		err = serve(ctx, o, cfg, diags, io.Discard, child)
 	}
 	if err != nil {
 		detach.Fail(err)
@@ -241,7 +240,7 @@ func serve(ctx context.Context, o *options, cfg *config.Config, warns config.Err
 		}
 		log.Warn("no syslog, logging to stderr", "reason", fallback)
 	}
-	for _, w := range warns { // the foreground printed them already
+	for _, w := range warns.Warnings() { // the foreground printed them already
 		log.Warn("config warning", "warning", w.Error())
 	}
 
@@ -298,7 +297,7 @@ func serve(ctx context.Context, o *options, cfg *config.Config, warns config.Err
 			return err
 		}
 	}
-	if !o.quiet {
+	if !o.noAccessLog {
 		srvOpts.AccessLog = log
 	}
 	if uid >= 0 {
@@ -321,7 +320,7 @@ func serve(ctx context.Context, o *options, cfg *config.Config, warns config.Err
 	}
 	watchdog, _ := daemon.SdWatchdogEnabled(true)
 
-	log.Log(ctx, logging.LevelNotice, "starting", "version", version, "config", nameOr(o.config), "guests", len(cfg.Guests()), "pid", os.Getpid())
+	log.Log(ctx, logging.LevelNotice, "starting", "version", version, "config", nameOr(o.config), "guests", len(cfg.Entries()), "pid", os.Getpid())
 	return service.Run(ctx, service.Options{
 		ConfigPath: o.config,
 		Config:     cfg,
@@ -332,27 +331,6 @@ func serve(ctx context.Context, o *options, cfg *config.Config, warns config.Err
 		Watchdog:   watchdog,
 		Admin:      admin,
 	})
-}
-
-// loadConfig loads path, or the built-in default when path is empty.
-func loadConfig(path string) (*config.Config, config.ErrorList, error) {
-	if path == "" {
-		return config.Parse(config.DefaultName, config.DefaultJSON())
-	}
-	return config.Load(path)
-}
-
-// printConfigError prints every problem, one per line, as
-// "error: file:line: key: problem".
-func printConfigError(w io.Writer, err error) {
-	var list config.ErrorList
-	if errors.As(err, &list) {
-		for _, e := range list {
-			fmt.Fprintf(w, "error: %s\n", e)
-		}
-		return
-	}
-	fmt.Fprintf(w, "error: %s\n", err)
 }
 
 func nameOr(path string) string {
