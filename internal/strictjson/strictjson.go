@@ -186,19 +186,22 @@ func StripComments(data []byte) []byte {
 }
 
 func (d *Doc) decode(v reflect.Value) bool {
+	// A text that does not start with "{" is not a configuration (it may
+	// be any file a link points to): say so without quoting any of it.
+	start := d.skipBlank(0)
+	if start == int64(len(d.Data)) {
+		d.problem(-1, "", d.schema.Empty)
+		return false
+	}
+	if d.Data[start] != '{' {
+		d.problem(start, "", "the configuration must be a JSON object, {...}, not "+kind(d.Data[start]))
+		return false
+	}
 	dec := json.NewDecoder(bytes.NewReader(d.Data))
 	dec.UseNumber()
-	tok, off, err := d.token(dec)
+	tok, _, err := d.token(dec)
 	if err != nil {
-		if errors.Is(err, io.EOF) {
-			d.problem(-1, "", d.schema.Empty)
-			return false
-		}
 		return d.syntax(err)
-	}
-	if dl, ok := tok.(json.Delim); !ok || dl != '{' {
-		d.problem(off, "", "the configuration must be a JSON object, {...}, not "+describe(tok))
-		return false
 	}
 	if err := d.value(dec, "", "", tok, v); err != nil {
 		return d.syntax(err)
@@ -666,6 +669,23 @@ func typeName(t reflect.Type) string {
 		return "an object"
 	}
 	return t.String()
+}
+
+// kind names the JSON value that starts with byte c, without its content.
+func kind(c byte) string {
+	switch {
+	case c == '[':
+		return "a list"
+	case c == '"':
+		return "a string"
+	case c == '-' || c >= '0' && c <= '9':
+		return "a number"
+	case c == 'n':
+		return "null"
+	case c == 't' || c == 'f':
+		return "a boolean"
+	}
+	return "text that is not JSON"
 }
 
 // describe names a JSON value by its first token, for "got ..." messages.
