@@ -195,7 +195,7 @@ func TestExactBodies(t *testing.T) {
 		{"public-keys/0", full, "meta-data/public-keys/0", "openssh-key"},
 		{"openssh-key", def, "meta-data/public-keys/1/openssh-key", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIkey2\n"},
 		{"openssh-key comment", full, "meta-data/public-keys/1/openssh-key", "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQDkeyTwo yourkeyname,e\n"},
-		{"instance-id", def, "meta-data/instance-id", "i-1234567890"},
+		{"instance-id", def, "meta-data/instance-id", "i-1234567890abcdef0"},
 		{"local-ipv4", full, "meta-data/local-ipv4", "172.31.44.13"},
 		{"mac", full, "meta-data/mac", "0a:07:84:3d:6e:38"},
 		{"macs", full, "meta-data/network/interfaces/macs", "0a:07:84:3d:6e:38/"},

@@ -561,24 +561,45 @@ func TestSeedAccepted(t *testing.T) {
 }
 
 // TestDefault proves that the built-in default loads (so Default never
-// panics) and that each call gives a configuration of its own.
+// panics) with no warning, that Load("") is it, and that each call gives a
+// configuration of its own.
 func TestDefault(t *testing.T) {
-	if _, _, err := Parse(DefaultName, DefaultJSON()); err != nil {
-		t.Fatalf("the built-in default does not load: %v", err)
+	c, diags, err := Parse(DefaultName, DefaultJSON())
+	if err != nil || len(diags) != 0 {
+		t.Fatalf("the built-in default does not pass its own checks: %v %v", diags, err)
 	}
-	c := Default()
-	if c == nil || c.InstanceID != "i-1234567890" || c.Hostname != "test-vm" || len(c.PublicKeys()) != 2 {
+	l, diags, err := Load("")
+	if err != nil || len(diags) != 0 || l.InstanceID != c.InstanceID {
+		t.Fatalf("Load(\"\") = %v, %v, %v", l, diags, err)
+	}
+	c = Default()
+	if c == nil || c.InstanceID != "i-1234567890abcdef0" || c.Hostname != "test-vm" || len(c.PublicKeys()) != 2 {
 		t.Fatalf("Default() = %+v", c)
 	}
 	c.InstanceID = "i-changed"
 	c.SSHPublicKeys[0] = "changed"
-	if d := Default(); d.InstanceID != "i-1234567890" || d.SSHPublicKeys[0] == "changed" {
+	if d := Default(); d.InstanceID != "i-1234567890abcdef0" || d.SSHPublicKeys[0] == "changed" {
 		t.Errorf("Default() shares state between calls")
 	}
 	j := DefaultJSON()
 	j[0] = 'X'
 	if DefaultJSON()[0] != '{' {
 		t.Errorf("DefaultJSON() returns the embedded bytes, not a copy")
+	}
+	// The built-in default gives only what differs from the values of
+	// keys left out: those are written once, in defaults.
+	var f File
+	if err := json.Unmarshal(DefaultJSON(), &f); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []struct{ key, got, def string }{
+		{"local_ipv4", f.LocalIPv4, defaults.LocalIPv4}, {"mac", f.MAC, defaults.MAC},
+		{"account_id", f.AccountID, defaults.AccountID}, {"region", f.Region, defaults.Region},
+		{"instance_type", f.InstanceType, defaults.InstanceType}, {"architecture", f.Architecture, defaults.Architecture},
+	} {
+		if k.got == k.def {
+			t.Errorf("default.json repeats the default of %s, %q", k.key, k.def)
+		}
 	}
 }
 

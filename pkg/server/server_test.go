@@ -1049,7 +1049,7 @@ func TestNew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if srv.Config().InstanceID != "i-1234567890" {
+	if srv.Config().InstanceID != "i-1234567890abcdef0" {
 		t.Errorf("Config() = %+v", srv.Config())
 	}
 	// Shutdown before and after Serve: Serve returns nil.
