@@ -810,19 +810,42 @@ func TestBuildDeterministic(t *testing.T) {
 	}
 }
 
+// TestConcurrentLookups looks up every path from several goroutines at
+// once. Its main use is under the race detector (make test runs -race),
+// which reports any write to a shared Tree; without it, it still checks
+// that every body is the one a lone lookup at the same time gives.
 func TestConcurrentLookups(t *testing.T) {
 	tree := Build(load(t, "full"), launch)
+	at := func(g, i int) time.Time { return dumpAt.Add(time.Duration(g*i) * time.Minute) }
+	want := map[string]map[time.Time]string{}
+	for _, p := range tree.Paths() {
+		want[p] = map[time.Time]string{}
+		for g := range 4 {
+			for i := range 50 {
+				want[p][at(g, i)] = string(tree.Lookup(p).Body(at(g, i)))
+			}
+		}
+	}
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var bad []string
 	for g := range 4 {
 		wg.Go(func() {
 			for i := range 50 {
 				for _, p := range tree.Paths() {
-					tree.Lookup(p).Body(dumpAt.Add(time.Duration(g*i) * time.Minute))
+					if got := string(tree.Lookup(p).Body(at(g, i))); got != want[p][at(g, i)] {
+						mu.Lock()
+						bad = append(bad, p)
+						mu.Unlock()
+					}
 				}
 			}
 		})
 	}
 	wg.Wait()
+	if len(bad) > 0 {
+		t.Errorf("%d lookups gave another body than a lone lookup, first %q", len(bad), bad[0])
+	}
 }
 
 // BenchmarkLookup is the path lookup every request makes: one map access
