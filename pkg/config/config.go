@@ -15,7 +15,7 @@
 // the guests it serves; a file of instances_dir is one Entry. A key of the
 // service inside an entry, or "match" at the top level, is reported as
 // misplaced. Adding a key is adding a field to one of these types, with its
-// range in [ranges] if it is a whole number.
+// range in the table ranges (validate.go) if it is a whole number, and its checks, if any, to validate.
 //
 // Loading happens in the manner of Caddy's modules: decode (JSON into a
 // [File]), provision (fill in defaults and derive what was left out from
