@@ -57,6 +57,7 @@ all: build
 build:
 	$(GOBUILD) -o bin/imdsd ./cmd/imdsd
 	$(GOBUILD) -o bin/getimds ./cmd/getimds
+	$(GOBUILD) -o bin/imdsctl ./cmd/imdsctl
 
 # imdsd on 127.0.0.1:8000 with the built-in default config; no root needed.
 run: build
@@ -69,10 +70,11 @@ test-go:
 	$(GO) test -race -count=1 ./...
 
 # Each fuzz target for a short, bounded time: path normalisation, the Host
-# fix-up, request handling, token decoding, config decoding. Longer runs:
+# fix-up, request handling, the front end against net/http (differential),
+# token decoding, config decoding. Longer runs:
 # make fuzz FUZZTIME=10m.
 FUZZTIME ?= 5s
-FUZZ = internal/imdspath:FuzzClean internal/hostheader:FuzzFix pkg/server:FuzzRequest internal/token:FuzzVerify pkg/config:FuzzParse
+FUZZ = internal/imdspath:FuzzClean internal/hostheader:FuzzFix pkg/server:FuzzRequest pkg/server:FuzzFrontEnd internal/token:FuzzVerify pkg/config:FuzzParse
 fuzz:
 	@for f in $(FUZZ); do \
 		echo "fuzz $$f for $(FUZZTIME)"; \
@@ -131,9 +133,11 @@ install: build render $(OSINSTALL_$(OS))
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	$(INSTALL) -m $(BINMODE) bin/imdsd $(DESTDIR)$(SBINDIR)/imdsd
 	$(INSTALL) -m $(BINMODE) bin/getimds $(DESTDIR)$(BINDIR)/getimds
+	$(INSTALL) -m $(BINMODE) bin/imdsctl $(DESTDIR)$(SBINDIR)/imdsctl
 	$(INSTALL) -m $(MANMODE) man/getimds.1 $(DESTDIR)$(MANDIR)/man1/getimds.1
 	$(INSTALL) -m $(MANMODE) man/imdsd.conf.5 $(DESTDIR)$(MANDIR)/man5/imdsd.conf.5
 	$(INSTALL) -m $(MANMODE) man/imdsd.8 $(DESTDIR)$(MANDIR)/man8/imdsd.8
+	$(INSTALL) -m $(MANMODE) man/imdsctl.8 $(DESTDIR)$(MANDIR)/man8/imdsctl.8
 	$(INSTALL) -m $(CONFMODE) etc/imdsd.conf.sample $(DESTDIR)$(ETCDIR)/imdsd.conf.sample
 	$(INSTALL) -m $(CONFMODE) etc/instances.d/README $(DESTDIR)$(ETCDIR)/instances.d/README
 	@if [ ! -e $(DESTDIR)$(ETCDIR)/imdsd.conf ]; then \
@@ -156,9 +160,9 @@ install-Linux: render
 # the sample (a port's @sample does the same), the guest files of
 # instances.d and the directories that are not empty.
 uninstall: $(OSUNINSTALL_$(OS))
-	rm -f $(DESTDIR)$(SBINDIR)/imdsd $(DESTDIR)$(BINDIR)/getimds \
+	rm -f $(DESTDIR)$(SBINDIR)/imdsd $(DESTDIR)$(SBINDIR)/imdsctl $(DESTDIR)$(BINDIR)/getimds \
 		$(DESTDIR)$(MANDIR)/man1/getimds.1 $(DESTDIR)$(MANDIR)/man5/imdsd.conf.5 \
-		$(DESTDIR)$(MANDIR)/man8/imdsd.8
+		$(DESTDIR)$(MANDIR)/man8/imdsd.8 $(DESTDIR)$(MANDIR)/man8/imdsctl.8
 	@if cmp -s $(DESTDIR)$(ETCDIR)/imdsd.conf $(DESTDIR)$(ETCDIR)/imdsd.conf.sample; then \
 		echo "rm -f $(DESTDIR)$(ETCDIR)/imdsd.conf"; rm -f $(DESTDIR)$(ETCDIR)/imdsd.conf; \
 	fi

@@ -175,6 +175,25 @@ type result struct {
 	firstErr error           // the first failure, for the report
 	elapsed  time.Duration   // from the start to the last answer
 	lat      []time.Duration // latencies of the successes, sorted
+	// The server's CPU time and read/write system calls during the run
+	// (Linux); syscalls is -1 when not known.
+	cpu      time.Duration
+	cpuKnown bool
+	syscalls int64
+}
+
+// perRequest returns the server's CPU time (µs) and read/write system
+// calls per request answered, nil where not known.
+func (r *result) perRequest() (cpuUS, syscalls *float64) {
+	if r.n == 0 || !r.cpuKnown {
+		return nil, nil
+	}
+	c := float64(r.cpu.Microseconds()) / float64(r.n)
+	if r.syscalls < 0 {
+		return &c, nil
+	}
+	s := float64(r.syscalls) / float64(r.n)
+	return &c, &s
 }
 
 // rate is the successful requests per second.
@@ -203,7 +222,7 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 // merge adds up results of the same load measured in parts.
 func merge(rs ...result) result {
 	var m result
-	for _, r := range rs {
+	for i, r := range rs {
 		m.n += r.n
 		m.errs += r.errs
 		m.elapsed += r.elapsed
@@ -211,6 +230,13 @@ func merge(rs ...result) result {
 			m.firstErr = r.firstErr
 		}
 		m.lat = append(m.lat, r.lat...)
+		m.cpu += r.cpu
+		m.cpuKnown = r.cpuKnown && (i == 0 || m.cpuKnown)
+		if r.syscalls < 0 || m.syscalls < 0 {
+			m.syscalls = -1
+		} else {
+			m.syscalls += r.syscalls
+		}
 	}
 	slices.Sort(m.lat)
 	return m

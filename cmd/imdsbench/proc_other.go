@@ -4,9 +4,11 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os/exec"
 	"strconv"
+	"time"
 )
 
 // manyLoopback reports whether the whole of 127.0.0.0/8 is usable as
@@ -34,3 +36,8 @@ func openFiles(int) int { return -1 }
 
 // setParentDeathSignal does nothing: only Linux has a parent death signal.
 func setParentDeathSignal(*exec.Cmd) {}
+
+// counters is not known here: ps(1) reports CPU time in seconds only.
+func counters(int) (cpu time.Duration, syscalls int64, err error) {
+	return 0, -1, errors.New("CPU time and system calls are read from /proc on Linux only")
+}

@@ -50,6 +50,7 @@ const (
 	targetRate          = 0.8 // × baseline throughput
 	targetP99           = 2   // × baseline p99
 	targetRise          = 2   // × own p99 without idle connections
+	targetCPU           = 1   // × baseline CPU per request (issue 14)
 )
 
 type options struct {
@@ -373,9 +374,17 @@ func (b *bench) pair(ctx context.Context, mk func(p *proc, d time.Duration) load
 	var parts [2][]result
 	for _, k := range []int{0, 1, 1, 0} {
 		p := b.srv[k]
+		cpu0, sys0, cerr := counters(p.pid())
 		r, err := runLoad(ctx, p.addr, mk(p, half))
 		if err != nil {
 			return result{}, result{}, err
+		}
+		r.syscalls = -1
+		if cpu1, sys1, err := counters(p.pid()); cerr == nil && err == nil {
+			r.cpu, r.cpuKnown = cpu1-cpu0, true
+			if sys0 >= 0 && sys1 >= 0 {
+				r.syscalls = sys1 - sys0
+			}
 		}
 		if err := b.alive(p); err != nil {
 			return result{}, result{}, err
@@ -394,6 +403,18 @@ func (b *bench) rows(name string, ri, rb result) {
 	b.add(figure{Name: name + ": p50", Unit: "ms", IMDSD: num(ms(ri.p(50))), Baseline: num(ms(rb.p(50)))})
 	b.add(figure{Name: name + ": p99", Unit: "ms", IMDSD: num(ms(ri.p(99))), Baseline: num(ms(rb.p(99))),
 		check: maxRatio, limit: targetP99})
+	// Issue 14: the server's CPU per request, at most the floor's, and
+	// its read/write system calls per request, so that a regression shows.
+	ci, si := ri.perRequest()
+	cb, sb := rb.perRequest()
+	if !strings.HasPrefix(name, "token GET") || ci == nil && cb == nil {
+		return
+	}
+	b.add(figure{Name: name + ": server CPU per request", Unit: "µs", IMDSD: ci, Baseline: cb,
+		check: maxRatio, limit: targetCPU})
+	if si != nil || sb != nil {
+		b.add(figure{Name: name + ": read/write syscalls per request", Unit: "count", IMDSD: si, Baseline: sb})
+	}
 }
 
 // count adds the failures of server k in a run to its total, with a note.

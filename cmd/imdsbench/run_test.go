@@ -163,7 +163,8 @@ func TestRunEndToEnd(t *testing.T) {
 	}
 	for _, s := range []string{"figure", "first answer after exec", "RSS idle", "token GET, 1 client: p99",
 		"token GET, 3 clients: throughput", "RSS peak after 3 GET clients", "token PUT, 2 clients: throughput",
-		"boot storm, 3 guests: per-guest p99", "p99 beside 20 idle conns", "failed requests, all load runs"} {
+		"boot storm, 3 guests: per-guest p99", "p99 beside 20 idle conns", "failed requests, all load runs",
+		"token GET, 3 clients: server CPU per request", "token GET, 3 clients: read/write syscalls per request"} {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("output lacks %q:\n%s", s, out.String())
 		}
@@ -196,8 +197,9 @@ func TestRunEndToEnd(t *testing.T) {
 			t.Errorf("%s: %v and %v, want both above 0", f.Name, *f.IMDSD, *f.Baseline)
 		}
 	}
-	if len(figs) != 23 {
-		t.Errorf("%d figures, want 23", len(figs))
+	// 23, and CPU and system calls per request for the 2 GET rows.
+	if len(figs) != 27 {
+		t.Errorf("%d figures, want 27", len(figs))
 	}
 	for _, name := range []string{"failed requests, all load runs", "boot storm, 3 guests: failed requests"} {
 		f := figs[name]

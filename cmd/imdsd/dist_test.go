@@ -88,9 +88,9 @@ func distRun(t *testing.T, dir string, env []string, name string, args ...string
 	return out.String(), errb.String(), code
 }
 
-// stubBinary is what stands in for bin/imdsd and bin/getimds when make
-// runs in a copy of the tree (make install is run with GO=true, so it
-// builds nothing).
+// stubBinary is what stands in for bin/imdsd, bin/getimds and bin/imdsctl
+// when make runs in a copy of the tree (make install is run with GO=true,
+// so it builds nothing).
 const stubBinary = "#!/bin/sh\necho stand-in for a Go binary\n"
 
 // copyDist copies what make needs into a fresh directory, with stand-in
@@ -110,6 +110,7 @@ func copyDist(t *testing.T) string {
 	writeFile(t, filepath.Join(dst, "Makefile"), string(mk), 0o644)
 	writeFile(t, filepath.Join(dst, "bin", "imdsd"), stubBinary, 0o755)
 	writeFile(t, filepath.Join(dst, "bin", "getimds"), stubBinary, 0o755)
+	writeFile(t, filepath.Join(dst, "bin", "imdsctl"), stubBinary, 0o755)
 	return dst
 }
 
@@ -600,17 +601,19 @@ func TestDistSample(t *testing.T) {
 // directory, with GNU make and bmake, for FreeBSD and Linux, and checks
 // the exact files and modes laid out and what the rendered files point to.
 func TestDistInstall(t *testing.T) {
-	for _, page := range []string{"getimds.1", "imdsd.conf.5", "imdsd.8"} {
+	for _, page := range []string{"getimds.1", "imdsd.conf.5", "imdsd.8", "imdsctl.8"} {
 		if _, err := os.Stat(filepath.Join(repoRoot, "man", page)); err != nil {
 			t.Fatalf("make install installs man/%s: %v", page, err)
 		}
 	}
 	common := map[string]os.FileMode{
 		"sbin/imdsd":                  0o755,
+		"sbin/imdsctl":                0o755,
 		"bin/getimds":                 0o755,
 		"share/man/man1/getimds.1":    0o644,
 		"share/man/man5/imdsd.conf.5": 0o644,
 		"share/man/man8/imdsd.8":      0o644,
+		"share/man/man8/imdsctl.8":    0o644,
 	}
 	layout := func(prefix, etc string, extra map[string]os.FileMode) map[string]os.FileMode {
 		m := map[string]os.FileMode{

@@ -144,16 +144,17 @@ func freePort(t *testing.T) int {
 	return port
 }
 
-// startDaemon runs imdsd with args plus --log stderr and a free port on
-// 127.0.0.1, waits until it answers and arranges for it to be killed when
-// the test ends. A lost race for the port is retried.
+// startDaemon runs imdsd with args plus --log stderr, --access-log all (the
+// tests read every answer from the log; args may override it) and a free
+// port on 127.0.0.1, waits until it answers and arranges for it to be
+// killed when the test ends. A lost race for the port is retried.
 func startDaemon(t *testing.T, args ...string) *daemonProc {
 	t.Helper()
 	const attempts = 5
 	var last string
 	for range attempts {
 		port := freePort(t)
-		full := append([]string{"--log", "stderr", "--host", "127.0.0.1", "--port", strconv.Itoa(port)}, args...)
+		full := append([]string{"--log", "stderr", "--access-log", "all", "--host", "127.0.0.1", "--port", strconv.Itoa(port)}, args...)
 		d := launch(t, port, full)
 		err := d.waitReady(15 * time.Second)
 		if err == nil {
@@ -578,6 +579,8 @@ func TestCommandLine(t *testing.T) {
 		{name: "stray argument", args: []string{"--config", good, "extra"}, code: 2, stdout: "",
 			stderrHas: []string{`"extra"`}},
 		{name: "bad port", args: []string{"--port", "70000"}, code: 2, stdout: ""},
+		{name: "bad access log level", args: []string{"--access-log", "some"}, code: 2, stdout: "",
+			stderrHas: []string{"access-log", "expected all, errors or none"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -318,13 +318,13 @@ type nsDaemon struct {
 }
 
 // nsExecIMDS starts imdsd with config in namespace ns on
-// 169.254.169.254:80 and stops it when the test ends. It does not wait for
+// 169.254.169.254:80, logging every request, and stops it when the test ends. It does not wait for
 // it to listen.
 func nsExecIMDS(t *testing.T, ns, config string) *nsDaemon {
 	t.Helper()
 	d := &nsDaemon{
 		// ip netns exec execs imdsd itself, so signals reach it directly.
-		cmd:    exec.Command("ip", "netns", "exec", ns, imdsdBin, "--config", config, "--listen", nsIMDS, "--log", "stderr"),
+		cmd:    exec.Command("ip", "netns", "exec", ns, imdsdBin, "--config", config, "--listen", nsIMDS, "--log", "stderr", "--access-log", "all"),
 		stderr: &syncBuffer{},
 		done:   make(chan struct{}),
 	}

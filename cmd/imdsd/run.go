@@ -38,6 +38,16 @@ const exitUsage = 2
 // readyTimeout bounds how long "imdsd -d" waits for its child to serve.
 const readyTimeout = 30 * time.Second
 
+// accessLogFlag is --access-log; --no-access-log sets it too, and the
+// last of them wins.
+type accessLogFlag struct{ level server.AccessLogLevel }
+
+func (f *accessLogFlag) String() string { return f.level.String() }
+func (f *accessLogFlag) Set(v string) (err error) {
+	f.level, err = server.ParseAccessLogLevel(v)
+	return err
+}
+
 // listFlag collects a repeatable flag.
 type listFlag []string
 
@@ -45,26 +55,26 @@ func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 type options struct {
-	config      string
-	host        string
-	port        int
-	listen      listFlag
-	testConfig  bool
-	version     bool
-	help        bool
-	noAccessLog bool
-	daemon      bool
-	pidfile     string
-	user        string
-	logTo       string
-	facility    string
-	tag         string
-	admin       string
+	config     string
+	host       string
+	port       int
+	listen     listFlag
+	testConfig bool
+	version    bool
+	help       bool
+	accessLog  accessLogFlag
+	daemon     bool
+	pidfile    string
+	user       string
+	logTo      string
+	facility   string
+	tag        string
+	admin      string
 }
 
 const usage = `usage: imdsd [-d] [-c file] [--host addr] [--port port] [-l addr:port]...
              [-p pidfile] [-u user] [--log dest] [--log-facility facility]
-             [--log-tag tag] [--no-access-log] [--admin addr]
+             [--log-tag tag] [--access-log all|errors|none] [--admin addr]
        imdsd -t [-c file]
        imdsd --version
 
@@ -81,7 +91,10 @@ const usage = `usage: imdsd [-d] [-c file] [--host addr] [--port port] [-l addr:
                          (default auto: stderr on a terminal, else syslog)
       --log-facility f   syslog facility (default daemon)
       --log-tag tag      syslog tag (default imdsd)
-      --no-access-log    do not log a line per request
+      --access-log what  which requests to log: all, errors (the default:
+                         refusals and unknown clients, repeats summarised)
+                         or none
+      --no-access-log    the same as --access-log none
       --admin addr       serve /healthz and /metrics on addr:port or
                          unix:/path (loopback or a socket only)
       --version          print the version and exit
@@ -116,7 +129,9 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
 	str(&o.logTo, "auto", "log")
 	str(&o.facility, "daemon", "log-facility")
 	str(&o.tag, "imdsd", "log-tag")
-	boolean(&o.noAccessLog, "no-access-log")
+	o.accessLog.level = server.AccessLogErrors
+	fs.Var(&o.accessLog, "access-log", "")
+	fs.BoolFunc("no-access-log", "", func(string) error { o.accessLog.level = server.AccessLogNone; return nil })
 	str(&o.admin, "", "admin")
 	boolean(&o.version, "version")
 	boolean(&o.help, "help", "h")
@@ -281,7 +296,7 @@ func serve(ctx context.Context, o *options, cfg *config.Config, warns config.Err
 
 	var admin net.Listener
 	if o.admin != "" {
-		if admin, err = listenAdmin(o.admin); err != nil {
+		if admin, err = listenAdmin(o.admin, uid, gid); err != nil {
 			return err
 		}
 		defer admin.Close()
@@ -297,8 +312,10 @@ func serve(ctx context.Context, o *options, cfg *config.Config, warns config.Err
 			return err
 		}
 	}
-	if !o.noAccessLog {
+	if o.accessLog.level != server.AccessLogNone {
 		srvOpts.AccessLog = log
+		srvOpts.AccessLogLevel = o.accessLog.level
+		srvOpts.AccessLogBuffer = server.DefaultAccessLogBuffer
 	}
 	if uid >= 0 {
 		if child != nil {
@@ -310,6 +327,11 @@ func serve(ctx context.Context, o *options, cfg *config.Config, warns config.Err
 			return err
 		}
 		log.Log(ctx, logging.LevelNotice, "dropped privileges", "user", o.user, "uid", uid, "gid", gid)
+		if ul, ok := admin.(*listen.UnixListener); ok {
+			if err := ul.Removable(); err != nil {
+				log.Warn("the admin socket will stay behind on exit (the next start replaces it); put it in a directory the user owns", "err", err)
+			}
+		}
 	}
 
 	notify := func(state string) {
@@ -320,7 +342,11 @@ func serve(ctx context.Context, o *options, cfg *config.Config, warns config.Err
 	}
 	watchdog, _ := daemon.SdWatchdogEnabled(true)
 
-	log.Log(ctx, logging.LevelNotice, "starting", "version", version, "config", nameOr(o.config), "guests", len(cfg.Entries()), "pid", os.Getpid())
+	started := []any{"version", version, "config", nameOr(o.config), "guests", len(cfg.Entries()), "pid", os.Getpid()}
+	if rl := cfg.RateLimit; rl != nil && rl.RequestsPerSecond > 0 && !rl.Loopback {
+		started = append(started, "rate_limit", "off for loopback clients (rate_limit.loopback: true includes them)")
+	}
+	log.Log(ctx, logging.LevelNotice, "starting", started...)
 	return service.Run(ctx, service.Options{
 		ConfigPath: o.config,
 		Config:     cfg,
@@ -350,14 +376,12 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// listenAdmin opens the admin listener: "unix:/path" (a stale socket file
-// is replaced) or "addr:port".
-func listenAdmin(addr string) (net.Listener, error) {
+// listenAdmin opens the admin listener: "unix:/path" (mode 0600 whatever
+// the umask, owned by uid and gid when uid >= 0, removed on exit; a stale
+// socket file is replaced) or "addr:port".
+func listenAdmin(addr string, uid, gid int) (net.Listener, error) {
 	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
-		if st, err := os.Lstat(path); err == nil && st.Mode()&os.ModeSocket != 0 {
-			os.Remove(path)
-		}
-		ln, err := net.Listen("unix", path)
+		ln, err := listen.Unix(path, uid, gid)
 		if err != nil {
 			return nil, fmt.Errorf("--admin %s: %w", addr, err)
 		}

@@ -1,6 +1,7 @@
 // Package detach puts imdsd in the background for rc.d(8): it re-executes
-// the program as a session leader with github.com/sevlyar/go-daemon, which
-// locks and writes the pidfile, and makes the parent wait until the child
+// the program as a session leader with github.com/sevlyar/go-daemon, has
+// the child lock and write the pidfile (without following a symbolic
+// link; see [OpenPidfile]), and makes the parent wait until the child
 // is actually serving, so that "service imdsd start" fails with the reason
 // when the child cannot bind or load its configuration.
 //
@@ -16,7 +17,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
@@ -28,7 +28,9 @@ func IsChild() bool { return godaemon.WasReborn() }
 
 // Start runs in the parent: it starts the child and waits up to timeout for
 // it to report that it serves. It returns nil once the child is ready, and
-// otherwise the child's own error message.
+// otherwise the child's own error message, such as that the pidfile is
+// locked by an imdsd already running. The child opens pidfile (Reborn);
+// the parent names it only in messages.
 func Start(pidfile string, timeout time.Duration) error {
 	dir, err := os.MkdirTemp("", "imdsd-ready-")
 	if err != nil {
@@ -56,9 +58,9 @@ func Start(pidfile string, timeout time.Duration) error {
 			env = append(env, kv)
 		}
 	}
+	// The child opens and locks the pidfile (OpenPidfile), and reports
+	// here if it cannot, like any other reason it cannot start.
 	ctx := &godaemon.Context{
-		PidFileName: pidfile,
-		PidFilePerm: 0o644,
 		// The child starts where the parent ran, so that relative paths
 		// on the command line mean the same; see Reborn.
 		Umask: 0o022,
@@ -66,11 +68,7 @@ func Start(pidfile string, timeout time.Duration) error {
 	}
 	child, err := ctx.Reborn()
 	if err != nil {
-		if errors.Is(err, syscall.EWOULDBLOCK) || errors.Is(err, godaemon.ErrWouldBlock) {
-			pid, _ := godaemon.ReadPidFile(pidfile)
-			return fmt.Errorf("pidfile %s is locked: imdsd is already running (pid %d)", pidfile, pid)
-		}
-		return fmt.Errorf("starting the daemon (pidfile %s): %w", pidfile, err)
+		return fmt.Errorf("starting the daemon: %w", err)
 	}
 
 	exited := make(chan error, 1)
@@ -107,7 +105,7 @@ func Start(pidfile string, timeout time.Duration) error {
 		case err := <-exited:
 			return err
 		case <-deadline.C:
-			return fmt.Errorf("imdsd (pid %d) did not report ready within %s; see syslog", child.Pid, timeout)
+			return fmt.Errorf("imdsd (pid %d, pidfile %s) did not report ready within %s; see syslog", child.Pid, pidfile, timeout)
 		}
 	}
 }
@@ -125,47 +123,42 @@ func parse(m string) (status string, ready bool) {
 
 // Child is the detached process's handle on its pidfile.
 type Child struct {
-	ctx     *godaemon.Context
-	pidfile string
+	pid *Pidfile
 }
 
-// Reborn runs in the child: it takes over the pidfile the parent locked,
-// writes this process's id into it and moves to "/", so as to hold no file
-// system busy. The child starts in the directory the parent ran in: make
-// relative paths absolute before calling Reborn.
+// Reborn runs in the child: it opens and locks the pidfile (see
+// [OpenPidfile]), writes this process's id into it and moves to "/", so as
+// to hold no file system busy. The child starts in the directory the
+// parent ran in: make relative paths absolute before calling Reborn.
 func Reborn(pidfile string) (*Child, error) {
-	ctx := &godaemon.Context{PidFileName: pidfile, PidFilePerm: 0o644}
+	ctx := &godaemon.Context{}
 	if _, err := ctx.Reborn(); err != nil {
 		return nil, fmt.Errorf("daemon child: %w", err)
 	}
-	if err := os.Chdir("/"); err != nil {
+	p, err := OpenPidfile(pidfile)
+	if err != nil {
 		return nil, err
 	}
-	return &Child{ctx: ctx, pidfile: ctx.PidFileName}, nil
+	if err := p.Write(os.Getpid()); err != nil {
+		p.Remove()
+		return nil, err
+	}
+	if err := os.Chdir("/"); err != nil {
+		p.Remove()
+		return nil, err
+	}
+	return &Child{pid: p}, nil
 }
 
-// Chown gives the pidfile to the user imdsd is about to become, so that it
-// can still empty the file on exit if it cannot remove it.
-func (c *Child) Chown(uid, gid int) error { return os.Chown(c.pidfile, uid, gid) }
+// Chown gives the pidfile to the user imdsd is about to become, through
+// its descriptor, never its path.
+func (c *Child) Chown(uid, gid int) error { return c.pid.Chown(uid, gid) }
 
 // Fail tells the waiting parent why the child cannot serve.
 func Fail(err error) {
 	_, _ = daemon.SdNotify(true, "STATUS="+err.Error())
 }
 
-// Release removes the pidfile. After dropping privileges the directory
-// (/var/run) is usually not writable; the file is then emptied instead,
-// which rc.subr treats the same.
-func (c *Child) Release() error {
-	err := c.ctx.Release()
-	if err == nil {
-		return nil
-	}
-	if _, serr := os.Stat(c.pidfile); os.IsNotExist(serr) {
-		return nil
-	}
-	if terr := os.Truncate(c.pidfile, 0); terr != nil {
-		return fmt.Errorf("removing pidfile %s: %w", c.pidfile, err)
-	}
-	return nil
-}
+// Release removes the pidfile, or empties it where it cannot; see
+// [Pidfile.Remove].
+func (c *Child) Release() error { return c.pid.Remove() }

@@ -321,6 +321,11 @@ func (d *Doc) value(dec *json.Decoder, path, field string, tok json.Token, v ref
 			v.SetString(s)
 			return nil
 		}
+	case reflect.Bool:
+		if b, ok := tok.(bool); ok {
+			v.SetBool(b)
+			return nil
+		}
 	case reflect.Int:
 		n, ok := tok.(json.Number)
 		if !ok {
@@ -659,6 +664,8 @@ func typeName(t reflect.Type) string {
 		return "a string"
 	case reflect.Int, reflect.Int64, reflect.Int32:
 		return "a whole number"
+	case reflect.Bool:
+		return "true or false"
 	case reflect.Slice:
 		return "a list of " + strings.TrimPrefix(typeName(t.Elem()), "a ") + "s"
 	case reflect.Map:

@@ -53,7 +53,12 @@ type Sealer struct {
 	now  func() time.Time
 }
 
-// New returns a Sealer for a 32-byte key.
+// New returns a Sealer for a 32-byte key. Its clock is the wall clock as
+// it was when New was called, moved on by the monotonic clock: setting the
+// host's clock back does not lengthen the tokens it mints, which never
+// have more left than their TTL. Tokens sealed before a restart with the
+// same key are judged against that clock too, so for them a clock set
+// back between the two processes does lengthen their life.
 func New(key []byte) (*Sealer, error) {
 	if len(key) != KeySize {
 		return nil, fmt.Errorf("token key is %d bytes, want %d", len(key), KeySize)
@@ -66,7 +71,19 @@ func New(key []byte) (*Sealer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Sealer{aead: aead, now: time.Now}, nil
+	start := time.Now()
+	return &Sealer{aead: aead, now: steadyClock(start, func() time.Duration { return time.Since(start) })}, nil
+}
+
+// steadyClock returns the clock a Sealer reads by default: the wall clock
+// as it was at start, moved on by the monotonic clock (elapsed, the time
+// since start). Setting the host's clock back or forth does not move it,
+// so a token minted by this process never has more left than its TTL;
+// a token minted before a restart (with token_key_file) is judged by the
+// wall clock as it was when this process started, plus the time since.
+func steadyClock(start time.Time, elapsed func() time.Duration) func() time.Time {
+	start = start.Round(0) // the wall reading only; elapsed is the monotonic part
+	return func() time.Time { return start.Add(elapsed()) }
 }
 
 // NewRandom returns a Sealer with a fresh random key: tokens it mints die
@@ -80,6 +97,9 @@ func NewRandom() (*Sealer, error) {
 }
 
 // WithClock returns a copy of s that reads the time from now, for tests.
+// Without it a Sealer measures time on the monotonic clock from when it
+// was made (see New), not on the wall clock, which an administrator can
+// set back.
 func (s *Sealer) WithClock(now func() time.Time) *Sealer {
 	c := *s
 	c.now = now

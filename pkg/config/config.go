@@ -167,8 +167,8 @@ type Config struct {
 
 // RateLimit is the per-client request rate limit.
 type RateLimit struct {
-	// RequestsPerSecond on average per client address; 0 turns the limit
-	// off.
+	// RequestsPerSecond on average per client (a guest, or the address
+	// of a client no guest matches, IPv6 per /64); 0 turns the limit off.
 	RequestsPerSecond int `json:"requests_per_second"`
 	// Burst is how many requests may come at once (default twice the
 	// rate).
@@ -176,6 +176,10 @@ type RateLimit struct {
 	// Action is what a client over its rate gets: "delay" (the default, as
 	// EC2), "429" or "503".
 	Action string `json:"action"`
+	// Loopback includes loopback clients (127.0.0.0/8, ::1) in the
+	// limit; by default they are exempt, since only the host itself (a
+	// developer, a CI job) can send from them.
+	Loopback bool `json:"loopback"`
 }
 
 // Defaults of the load protection keys.

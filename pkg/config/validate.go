@@ -556,8 +556,13 @@ func (e *Entry) validate(p *parser, topMsgs map[string]bool) {
 		p.errorf("match", "is missing: give the addresses or networks of the guests this instance serves, such as [\"10.0.0.11\", \"10.0.1.0/28\"]")
 	}
 	for j, s := range e.Match {
-		if _, err := parseMatch(s); err != nil {
+		pf, err := parseMatch(s)
+		if err != nil {
 			p.errorf("match["+strconv.Itoa(j)+"]", "%s is not an address or network: expected one such as 10.0.0.11, 10.0.1.0/28 or fd00::11", quote(s))
+			continue
+		}
+		if linkLocal(pf) {
+			p.warnf("match["+strconv.Itoa(j)+"]", "%s is link-local: any guest on the link can send from it and get this instance's user-data and credentials, unless a filter keeps each guest to its own address (see MANY GUESTS in imdsd(8)); match the guest's own unique address instead", pf)
 		}
 	}
 	if e.Listen != "" {
@@ -574,6 +579,12 @@ func (e *Entry) validate(p *parser, topMsgs map[string]bool) {
 		kept = append(kept, err)
 	}
 	p.errs = kept
+}
+
+// linkLocal reports whether pf holds link-local addresses (fe80::/10,
+// 169.254.0.0/16), which nothing ties to one guest.
+func linkLocal(pf netip.Prefix) bool {
+	return pf.Overlaps(netip.MustParsePrefix("fe80::/10")) || pf.Overlaps(netip.MustParsePrefix("169.254.0.0/16"))
 }
 
 // checkedEntry is an entry already cross-checked, and where its keys are.

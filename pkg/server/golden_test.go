@@ -53,6 +53,15 @@ func TestGolden(t *testing.T) {
 		{"identity_document", req("GET", "/latest/dynamic/instance-identity/document", tok)},
 		{"user_data", req("GET", "/latest/user-data", tok)},
 		{"user_data_no_host", "GET /latest/user-data HTTP/1.1\r\n" + tok + "\r\n\r\n"},
+		// Answers net/http's server wrote itself before the front end:
+		// now with EC2's framing (issue 14).
+		{"http10", "GET /latest/meta-data/instance-id HTTP/1.0\r\n" + tok + "\r\n\r\n"},
+		{"http10_token_put", "PUT /latest/api/token HTTP/1.0\r\n" + ttlHdr("60") + "\r\n\r\n"},
+		{"bad_request_line", "GET /a b HTTP/1.1\r\n\r\n"},
+		{"bad_request_two_hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"},
+		{"head_too_large", "GET /" + strings.Repeat("a", 80<<10) + " HTTP/1.1\r\n\r\n"},
+		{"version_not_supported", "GET / HTTP/2.0\r\n\r\n"},
+		{"expectation_failed", req("GET", "/", "Expect: x")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

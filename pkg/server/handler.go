@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -13,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/imdsd/imdsd/internal/guestkey"
 	"github.com/imdsd/imdsd/internal/imdspath"
 	"github.com/imdsd/imdsd/internal/metadata"
 	"github.com/imdsd/imdsd/internal/ratelimit"
@@ -104,16 +104,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// is no connection to hold either.
 		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyGrace))
 	}
-	if s.opts.AccessLog != nil {
-		s.opts.AccessLog.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("client", r.RemoteAddr),
-			slog.String("method", r.Method),
-			slog.String("path", r.RequestURI),
-			slog.Int("status", rep.status),
-			slog.Int("bytes", n),
-			slog.Duration("duration", s.opts.Now().Sub(start)),
-		)
-	}
+	s.logRequest(r, rep.status, n, start)
 }
 
 // answer decides the reply to r, after any injected delay. ok is false when
@@ -138,12 +129,12 @@ func (s *Server) answer(r *http.Request) (rep reply, ok bool) {
 	if in.count != nil {
 		in.count.Inc()
 	}
-	if rl := st.cfg.RateLimit; rl != nil && rl.RequestsPerSecond > 0 && client.IsValid() {
+	if rl := st.cfg.RateLimit; rl != nil && rl.RequestsPerSecond > 0 && client.IsValid() && !ratelimit.Exempt(client, rl.Loopback) {
 		maxWait := time.Duration(0)
 		if rl.Action == "delay" {
 			maxWait = ratelimit.MaxWait
 		}
-		wait, allowed := s.limiter.Take(client, ratelimit.Settings{PerSecond: rl.RequestsPerSecond, Burst: rl.Burst}, maxWait)
+		wait, allowed := s.limiter.Take(guestkey.Of(client, in.guestID()), ratelimit.Settings{PerSecond: rl.RequestsPerSecond, Burst: rl.Burst}, maxWait)
 		switch {
 		case !allowed:
 			s.metrics.limited.WithLabelValues("refused").Inc()

@@ -22,6 +22,9 @@ type metrics struct {
 	perGuest   *prometheus.CounterVec
 	panics     prometheus.Counter
 	clientGone prometheus.Counter
+	// The access log's.
+	logDropped    prometheus.Counter
+	logSummarised prometheus.Counter
 }
 
 func newMetrics(version string) *metrics {
@@ -42,6 +45,8 @@ func newMetrics(version string) *metrics {
 	m.perGuest = f("guest_requests_total", "Requests from guests, by the instance served: an entry's instance id, or \"default\".", "instance_id")
 	m.panics = f("panics_total", "Requests whose handling panicked (answered 500).").WithLabelValues()
 	m.clientGone = f("clients_gone_total", "Clients that left during an injected delay or rate-limit wait.").WithLabelValues()
+	m.logDropped = f("access_log_dropped_total", "Access log lines dropped because the log destination fell behind (its buffer was full).").WithLabelValues()
+	m.logSummarised = f("access_log_summarised_total", "Refusals not logged on their own line but counted in a \"repeated\" summary line of their client.").WithLabelValues()
 	info := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "imdsd", Name: "build_info", Help: "Always 1; the version is a label.",
 		ConstLabels: prometheus.Labels{"version": version}})
 	info.Set(1)

@@ -16,7 +16,7 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestRateLimitRefuse(t *testing.T) {
-	ts := start(t, `{"http_tokens": "optional", "rate_limit": {"requests_per_second": 1, "burst": 2, "action": "503"}}`)
+	ts := start(t, `{"http_tokens": "optional", "rate_limit": {"requests_per_second": 1, "burst": 2, "action": "503", "loopback": true}}`)
 	for i, want := range []int{200, 200, 503} {
 		r := ts.exchangeFrom(t, "127.0.0.3", req("GET", "/latest/meta-data/instance-id"))
 		if r.status != want {
@@ -24,7 +24,7 @@ func TestRateLimitRefuse(t *testing.T) {
 		}
 	}
 
-	ts = start(t, `{"http_tokens": "optional", "rate_limit": {"requests_per_second": 1, "burst": 2, "action": "429"}}`)
+	ts = start(t, `{"http_tokens": "optional", "rate_limit": {"requests_per_second": 1, "burst": 2, "action": "429", "loopback": true}}`)
 	for i, want := range []int{200, 200, 429} {
 		r := ts.exchangeFrom(t, "127.0.0.1", req("GET", "/latest/meta-data/instance-id"))
 		if r.status != want {
@@ -41,7 +41,7 @@ func TestRateLimitRefuse(t *testing.T) {
 }
 
 func TestRateLimitDelay(t *testing.T) {
-	ts := start(t, `{"http_tokens": "optional", "rate_limit": {"requests_per_second": 5, "burst": 1}}`)
+	ts := start(t, `{"http_tokens": "optional", "rate_limit": {"requests_per_second": 5, "burst": 1, "loopback": true}}`)
 	ts.exchange(t, req("GET", "/latest/meta-data/instance-id"))
 	begin := time.Now()
 	r := ts.exchange(t, req("GET", "/latest/meta-data/instance-id"))

@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/imdsd/imdsd/internal/connlimit"
+	"github.com/imdsd/imdsd/internal/guestkey"
 	"github.com/imdsd/imdsd/internal/hostheader"
 	"github.com/imdsd/imdsd/internal/metadata"
 	"github.com/imdsd/imdsd/internal/ratelimit"
@@ -38,8 +39,23 @@ import (
 type Options struct {
 	// Logger receives errors and lifecycle events. Nil discards them.
 	Logger *slog.Logger
-	// AccessLog receives one line per request. Nil turns access logging off.
+	// AccessLog receives one line per request, or per request that
+	// AccessLogLevel chooses. Nil turns access logging off.
 	AccessLog *slog.Logger
+	// AccessLogLevel chooses which requests AccessLog records: all of
+	// them (the zero value), only refusals and unknown clients, or none.
+	// With AccessLogErrors, a refusal of the same kind (status) from the
+	// same client is logged once, and its repeats within the next 10
+	// seconds are summarised in one "repeated" line with their count.
+	AccessLogLevel AccessLogLevel
+	// AccessLogBuffer, when above 0, is how many access log lines may wait
+	// for AccessLog's handler, which a goroutine of the Server then
+	// feeds: a slow or blocked log destination never delays an answer,
+	// and lines that find the buffer full are dropped and counted
+	// (imdsd_access_log_dropped_total). Zero calls the handler on the
+	// request's goroutine, for handlers that never block (in memory).
+	// imdsd uses DefaultAccessLogBuffer.
+	AccessLogBuffer int
 	// Sealer mints and checks tokens. Nil means a fresh random key.
 	Sealer *token.Sealer
 	// Now is the clock for token lifetimes, IAM credential times and the
@@ -58,10 +74,11 @@ type Server struct {
 	sealer   *token.Sealer
 	launched time.Time
 	state    atomic.Pointer[state]
-	http     *http.Server
+	fe       front         // the metadata listeners' HTTP/1.x front end (front.go)
 	stop     chan struct{} // closed by Shutdown: injected delays end
 	stopOnce sync.Once
 	metrics  *metrics
+	alog     *accessLog // nil: no access log
 	limiter  *ratelimit.Limiter
 	hv       headerValues
 	reloadMu sync.Mutex      // orders reloads
@@ -170,6 +187,23 @@ func (st *state) instanceFor(addr netip.Addr, local netip.AddrPort) *instance {
 	return st.def
 }
 
+// guestKey says whom a client at addr connecting to local counts against
+// for the connection caps and the rate limit: its guest, or itself.
+func (st *state) guestKey(addr netip.Addr, local netip.AddrPort) guestkey.Key {
+	if in := st.instanceFor(addr, local); in != nil {
+		return guestkey.Of(addr, in.guestID())
+	}
+	return guestkey.Of(addr, "")
+}
+
+// guestID is the instance id of a guest, "" for the default instance.
+func (in *instance) guestID() string {
+	if in.id == nil {
+		return ""
+	}
+	return in.label
+}
+
 // serves reports whether the instance applies to connections to local.
 func (in *instance) serves(local netip.AddrPort) bool {
 	if !in.listen.IsValid() {
@@ -191,8 +225,8 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	// Read here once: net/http reads them for every connection, so they
-	// cannot change while it serves (see config.NeedsRestart).
+	// Read here once, for every connection of the Server's life: a reload
+	// does not change them (see config.NeedsRestart).
 	headerTimeout := time.Duration(cfg.HeaderTimeoutMS) * time.Millisecond
 	if headerTimeout <= 0 {
 		headerTimeout = time.Duration(config.DefaultHeaderTimeoutMS) * time.Millisecond
@@ -221,22 +255,9 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		limiter:  ratelimit.New(),
 		hv:       newHeaderValues(),
 	}
+	s.alog = newAccessLog(opts, s.metrics)
+	s.fe.readHeaderTimeout, s.fe.maxHeader = headerTimeout, maxHeader
 	s.Reload(cfg)
-	s.http = &http.Server{
-		Handler:           s,
-		ReadHeaderTimeout: headerTimeout,
-		MaxHeaderBytes:    maxHeader,
-		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
-		// "OPTIONS *" is answered by the handler, with EC2's framing,
-		// rather than by net/http's built-in answer.
-		DisableGeneralOptionsHandler: true,
-		// The connection is kept in the request's context, for the hop
-		// limit of token responses.
-		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-			return context.WithValue(ctx, connKey{}, c)
-		},
-	}
-	s.http.SetKeepAlivesEnabled(false) // EC2 closes every connection after one response
 	return s, nil
 }
 
@@ -268,9 +289,12 @@ func (s *Server) Config() *config.Config { return s.state.Load().cfg }
 // Serve answers requests arriving on ln until [Server.Shutdown] is called,
 // when it returns nil. It may be called for several listeners at once.
 func (s *Server) Serve(ln net.Listener) error {
+	s.alog.start()
 	limited := connlimit.New(ln, func() connlimit.Limits {
 		cfg := s.state.Load().cfg
-		return connlimit.Limits{Total: cfg.MaxConnections, PerClient: cfg.MaxConnectionsPerClient}
+		return connlimit.Limits{Total: cfg.MaxConnections, PerClient: cfg.MaxConnectionsPerClient, Guests: len(cfg.Entries())}
+	}, func(remote netip.Addr, local netip.AddrPort) guestkey.Key {
+		return s.state.Load().guestKey(remote, local)
 	}, func(perClient bool) {
 		if perClient {
 			s.metrics.refused.WithLabelValues("per_client").Inc()
@@ -278,13 +302,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			s.metrics.refused.WithLabelValues("total").Inc()
 		}
 	})
-	// net/http allows MaxHeaderBytes plus 4096 bytes of slack: buffer no
-	// more than that while looking for a missing Host.
-	err := s.http.Serve(hostheader.Listener(limited, s.http.MaxHeaderBytes+4096))
-	if errors.Is(err, http.ErrServerClosed) {
-		return nil
-	}
-	return err
+	return s.serveFront(limited)
 }
 
 // Shutdown stops accepting connections and waits, until ctx is done, for
@@ -292,9 +310,7 @@ func (s *Server) Serve(ln net.Listener) error {
 // waiting out an injected delay are answered at once.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopOnce.Do(func() { close(s.stop) })
-	err := s.http.Shutdown(ctx)
-	if err != nil {
-		s.http.Close()
-	}
+	err := s.shutdownFront(ctx)
+	s.alog.shutdown(ctx)
 	return err
 }

@@ -702,10 +702,10 @@ func TestLargeBody(t *testing.T) {
 	expect{status: 200, ttl: "60"}.check(t, r)
 }
 
-// TestRefused covers requests net/http refuses before the handler sees
-// them. Those answers are net/http's own, without Server: EC2ws (a known
-// deviation); the test pins that they come at all and the connection
-// closes.
+// TestRefused covers requests net/http's server refuses before a handler
+// sees them: the front end refuses them with the same status (with EC2's
+// framing, which TestGolden pins); the test pins that they come at all
+// and the connection closes.
 func TestRefused(t *testing.T) {
 	ts := start(t, cfgOptional)
 	tests := []struct {

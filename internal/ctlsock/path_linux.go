@@ -1,0 +1,3 @@
+package ctlsock
+
+const runDir = "/run"

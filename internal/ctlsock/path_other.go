@@ -1,0 +1,5 @@
+//go:build !linux
+
+package ctlsock
+
+const runDir = "/var/run"
