@@ -117,10 +117,10 @@ func TestValues(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"instance-id"}, "i-1234567890"},
-		{[]string{"meta-data/instance-id"}, "i-1234567890"},
-		{[]string{"/latest/meta-data/instance-id"}, "i-1234567890"},
-		{[]string{"2009-04-04/instance-id"}, "i-1234567890"},
+		{[]string{"instance-id"}, "i-1234567890abcdef0"},
+		{[]string{"meta-data/instance-id"}, "i-1234567890abcdef0"},
+		{[]string{"/latest/meta-data/instance-id"}, "i-1234567890abcdef0"},
+		{[]string{"2009-04-04/instance-id"}, "i-1234567890abcdef0"},
 		{[]string{"public-keys/0/openssh-key"}, "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQDkey1\n"},
 		{[]string{"placement"}, "availability-zone\navailability-zone-id\nregion"},
 		{[]string{"placement/"}, "availability-zone\navailability-zone-id\nregion"},
@@ -128,9 +128,9 @@ func TestValues(t *testing.T) {
 		{[]string{"/"}, "dynamic\nmeta-data\nuser-data"},
 		{[]string{"user-data"}, *config.Default().UserData},
 		// Several values are separated by one newline; none follows the last.
-		{[]string{"instance-id", "local-ipv4", "placement/region"}, "i-1234567890\n10.0.0.10\nantarctica-1"},
+		{[]string{"instance-id", "local-ipv4", "placement/region"}, "i-1234567890abcdef0\n10.0.0.10\nantarctica-1"},
 		// Flags may follow the operands.
-		{[]string{"instance-id", "--timeout", "3"}, "i-1234567890"},
+		{[]string{"instance-id", "--timeout", "3"}, "i-1234567890abcdef0"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -143,7 +143,7 @@ func TestValues(t *testing.T) {
 
 	// A missing path among several is reported; the others are printed.
 	r := runCLI(t, ep, "instance-id", "nope", "local-ipv4")
-	if r.code != 1 || r.stdout != "i-1234567890\n10.0.0.10" || !strings.Contains(r.stderr, "/latest/meta-data/nope: 404") {
+	if r.code != 1 || r.stdout != "i-1234567890abcdef0\n10.0.0.10" || !strings.Contains(r.stderr, "/latest/meta-data/nope: 404") {
 		t.Errorf("with a missing path: %+v", r)
 	}
 }
@@ -152,12 +152,12 @@ func TestValues(t *testing.T) {
 func TestBareKeyBinary(t *testing.T) {
 	_, ep := startIMDS(t, "")
 	r := runBinary(t, nil, ep, "instance-id")
-	if r.code != 0 || r.stdout != "i-1234567890" || r.stderr != "" {
+	if r.code != 0 || r.stdout != "i-1234567890abcdef0" || r.stderr != "" {
 		t.Errorf("%+v", r)
 	}
 	// The endpoint from the environment, as the AWS SDKs read it.
 	r = runBinary(t, []string{"AWS_EC2_METADATA_SERVICE_ENDPOINT=http://" + ep + "/"}, "instance-id")
-	if r.code != 0 || r.stdout != "i-1234567890" {
+	if r.code != 0 || r.stdout != "i-1234567890abcdef0" {
 		t.Errorf("with AWS_EC2_METADATA_SERVICE_ENDPOINT: %+v", r)
 	}
 }
@@ -224,7 +224,7 @@ func TestJSONRoundTrip(t *testing.T) {
 	}
 	collect("", doc)
 
-	tree := metadata.Build(srv.Config(), epoch)
+	tree := metadata.Build(&srv.Config().Instance, epoch)
 	var want []string
 	for _, p := range tree.Paths() {
 		if !tree.Lookup(p).Dir {
@@ -252,9 +252,9 @@ func TestJSONRoundTrip(t *testing.T) {
 	// A subtree keeps its place in the tree.
 	_, seed := startIMDS(t, "")
 	r = runCLI(t, seed, "--json", "placement", "instance-id")
-	want1 := "{\n  \"meta-data\": {\n    \"placement\": {\n      \"availability-zone\": \"antarc-north-1z\",\n" +
+	want1 := "{\n  \"meta-data\": {\n    \"placement\": {\n      \"availability-zone\": \"antarctica-1a\",\n" +
 		"      \"availability-zone-id\": \"ant1-az1\",\n      \"region\": \"antarctica-1\"\n    },\n" +
-		"    \"instance-id\": \"i-1234567890\"\n  }\n}\n"
+		"    \"instance-id\": \"i-1234567890abcdef0\"\n  }\n}\n"
 	if r.code != 0 || r.stdout != want1 {
 		t.Errorf("--json placement instance-id:\n%s\nwant:\n%s", r.stdout, want1)
 	}
@@ -320,7 +320,7 @@ func TestInterval(t *testing.T) {
 		t.Fatalf("output:\n%s\nwant (in any order):\n%s\nstderr: %s", got, want, errb.String())
 	}
 
-	want := "meta-data/instance-id: i-1234567890\n- meta-data/tags\n"
+	want := "meta-data/instance-id: i-1234567890abcdef0\n- meta-data/tags\n"
 	waitFor(want)
 	if o := out.String(); !stamp.MatchString(o) || !strings.HasPrefix(o, "@ ") {
 		t.Errorf("the first round does not start with a time stamp:\n%s", o)
@@ -329,7 +329,7 @@ func TestInterval(t *testing.T) {
 	want += "meta-data/instance-id: i-0abc\nmeta-data/tags/instance/Name: box\n"
 	waitFor(want)
 	srv.Reload(config.Default())
-	want += "meta-data/instance-id: i-1234567890\n- meta-data/tags/instance/Name\n"
+	want += "meta-data/instance-id: i-1234567890abcdef0\n- meta-data/tags/instance/Name\n"
 	waitFor(want)
 
 	cancel()

@@ -142,8 +142,9 @@ var pendingTimeRE = regexp.MustCompile(`("pendingTime" : ")([^"]*)(")`)
 
 // TestCloudInitCrawl walks latest and every version cloud-init uses the way
 // cloud-init does and checks that every listed entry is served, that all
-// versions serve the same tree, and that the seed config's tree is as
-// recorded in testdata/crawl-seed.golden.
+// versions serve the same tree, and that the seed config's tree and the
+// built-in default's are as recorded in testdata/crawl-seed.golden and
+// testdata/crawl-default.golden.
 func TestCloudInitCrawl(t *testing.T) {
 	t.Parallel()
 	configs := []struct {
@@ -151,7 +152,7 @@ func TestCloudInitCrawl(t *testing.T) {
 		args         []string
 	}{
 		{"seed", "crawl-seed.golden", []string{"--config", "testdata/seed.json"}},
-		{"built-in default", "crawl-seed.golden", nil},
+		{"built-in default", "crawl-default.golden", nil},
 		{"full", "", []string{"--config", "FULL"}},
 	}
 	for _, cfg := range configs {

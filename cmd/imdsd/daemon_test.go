@@ -157,7 +157,7 @@ func TestSocketActivation(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	n.expect(t, `(?m)^READY=1$`, 10*time.Second)
-	if got := tokenFlow(t, "http://"+addr); got != "i-1234567890" {
+	if got := tokenFlow(t, "http://"+addr); got != "i-1234567890abcdef0" {
 		t.Errorf("instance-id through the activated socket = %q", got)
 	}
 	n.expect(t, `(?m)^WATCHDOG=1$`, 5*time.Second)
@@ -370,7 +370,7 @@ func TestUserNobody(t *testing.T) {
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 	base := "http://" + host
 	waitHTTP(t, base+"/", 10*time.Second)
-	if got := tokenFlow(t, base); got != "i-1234567890" {
+	if got := tokenFlow(t, base); got != "i-1234567890abcdef0" {
 		t.Errorf("instance-id = %q", got)
 	}
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
@@ -476,7 +476,7 @@ func TestIPv6Listen(t *testing.T) {
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 	base := fmt.Sprintf("http://[::1]:%d", port)
 	waitHTTP(t, base+"/", 10*time.Second)
-	if got := tokenFlow(t, base); got != "i-1234567890" {
+	if got := tokenFlow(t, base); got != "i-1234567890abcdef0" {
 		t.Errorf("instance-id over IPv6 = %q", got)
 	}
 	for _, want := range []string{"msg=listening addr=[fd00:ec2::254]:", "ip -6 addr add fd00:ec2::254/128 dev br0"} {

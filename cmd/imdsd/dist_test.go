@@ -451,6 +451,10 @@ func configKeys(typ reflect.Type, prefix string) []string {
 	for i := 0; i < typ.NumField(); i++ {
 		f := typ.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.Anonymous && f.Type.Kind() == reflect.Struct && name == "" {
+			keys = append(keys, configKeys(f.Type, prefix)...) // embedded: its keys are this object's
+			continue
+		}
 		if !f.IsExported() || name == "" || name == "-" {
 			continue
 		}
@@ -469,9 +473,10 @@ func configKeys(typ reflect.Type, prefix string) []string {
 // TestDistManConfKeys checks that imdsd.conf(5) has an entry for every
 // configuration key, and none for a key that does not exist.
 func TestDistManConfKeys(t *testing.T) {
-	keys := configKeys(reflect.TypeOf(config.Config{}), "")
+	// A file's keys, and those only an entry has (match, listen).
+	keys := append(configKeys(reflect.TypeFor[config.File](), ""), configKeys(reflect.TypeFor[config.Entry](), "")...)
 	if len(keys) < 30 {
-		t.Fatalf("found only %d keys in config.Config: %v", len(keys), keys)
+		t.Fatalf("found only %d keys in config.File and config.Entry: %v", len(keys), keys)
 	}
 	page := readFile(t, filepath.Join(repoRoot, "man/imdsd.conf.5"))
 	documented := map[string]bool{}
@@ -500,8 +505,8 @@ func configOK(t *testing.T, path string) (stdout, stderr string, ok bool) {
 	t.Helper()
 	stdout, stderr, code := distRun(t, ".", nil, distBin(t), "-t", "-c", path)
 	guests := ""
-	if cfg, _, err := config.Load(path); err == nil && len(cfg.Guests()) > 0 {
-		guests = fmt.Sprintf(` \(%d guests?\)`, len(cfg.Guests()))
+	if cfg, _, err := config.Load(path); err == nil && len(cfg.Entries()) > 0 {
+		guests = fmt.Sprintf(` \(%d guests?\)`, len(cfg.Entries()))
 	}
 	want := regexp.MustCompile(`\A` + regexp.QuoteMeta(path) + `: configuration OK` + guests + `\n\z`)
 	return stdout, stderr, code == 0 && stderr == "" && want.MatchString(stdout)

@@ -502,6 +502,31 @@ const goodConfig = `{
 }
 `
 
+// TestConfigNotRegular: imdsd -t with a FIFO, or a link to a device, as its
+// configuration refuses it at once instead of waiting for a writer or
+// reading forever.
+func TestConfigNotRegular(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "imdsd.conf")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	zero := filepath.Join(dir, "zero.conf")
+	if err := os.Symlink("/dev/zero", zero); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ path, want string }{
+		{fifo, "error: " + fifo + ": is a named pipe (FIFO), not read: a configuration must be a regular file\n"},
+		{zero, "error: " + zero + ": is a character device, not read: a configuration must be a regular file\n"},
+	} {
+		stdout, stderr, code := runImdsd(t, "-t", "--config", tt.path)
+		if code != 1 || stdout != "" || stderr != tt.want {
+			t.Errorf("imdsd -t -c %s: exit %d, stdout %q, stderr %q; want 1 and %q", tt.path, code, stdout, stderr, tt.want)
+		}
+	}
+}
+
 func TestCommandLine(t *testing.T) {
 	t.Parallel()
 	good := writeConfig(t, goodConfig)
@@ -533,7 +558,8 @@ func TestCommandLine(t *testing.T) {
 			stdout: "", stderrHas: []string{"error: " + broken + ":1: instance_id: "}},
 		{name: "test missing config", args: []string{"-t", "--config", good + ".missing"}, code: 1,
 			stdout: "", stderrHas: []string{good + ".missing"}},
-		{name: "test built-in default", args: []string{"-t"}, code: 0, stdoutHas: "configuration OK"},
+		{name: "test built-in default", args: []string{"-t"}, code: 0, stdoutHas: "configuration OK",
+			stderrNone: []string{"warning:", "error:"}},
 		{name: "version", args: []string{"--version"}, code: 0, stdout: "imdsd " + testVersion + "\n"},
 		{name: "help", args: []string{"--help"}, code: 0, stdoutHas: "usage: imdsd"},
 		{name: "h", args: []string{"-h"}, code: 0, stdoutHas: "usage: imdsd"},

@@ -161,16 +161,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runChild(ctx, o)
 	}
 
-	cfg, warns, err := loadConfig(o.config)
-	for _, w := range warns {
-		fmt.Fprintf(stderr, "warning: %s\n", w)
+	cfg, diags, err := config.Load(o.config)
+	for _, d := range diags {
+		fmt.Fprintf(stderr, "%s: %s\n", d.Severity, d)
 	}
 	if err != nil {
-		printConfigError(stderr, err)
 		return cli.Silent(cli.ExitFailure)
 	}
 	if o.testConfig {
-		if n := len(cfg.Guests()); n == 1 {
+		if n := len(cfg.Entries()); n == 1 {
 			fmt.Fprintf(stdout, "%s: configuration OK (1 guest)\n", nameOr(o.config))
 		} else if n > 1 {
 			fmt.Fprintf(stdout, "%s: configuration OK (%d guests)\n", nameOr(o.config), n)
@@ -210,9 +209,9 @@ func runChild(ctx context.Context, o *options) error {
 		return err
 	}
 	defer child.Release()
-	cfg, warns, err := loadConfig(o.config)
+	cfg, diags, err := config.Load(o.config)
 	if err == nil {
-		err = serve(ctx, o, cfg, warns, io.Discard, child)
+		err = serve(ctx, o, cfg, diags, io.Discard, child)
 	}
 	if err != nil {
 		detach.Fail(err)
@@ -238,7 +237,7 @@ func serve(ctx context.Context, o *options, cfg *config.Config, warns config.Err
 		}
 		log.Warn("no syslog, logging to stderr", "reason", fallback)
 	}
-	for _, w := range warns { // the foreground printed them already
+	for _, w := range warns.Warnings() { // the foreground printed them already
 		log.Warn("config warning", "warning", w.Error())
 	}
 
@@ -325,7 +324,7 @@ func serve(ctx context.Context, o *options, cfg *config.Config, warns config.Err
 	}
 	watchdog, _ := daemon.SdWatchdogEnabled(true)
 
-	started := []any{"version", version, "config", nameOr(o.config), "guests", len(cfg.Guests()), "pid", os.Getpid()}
+	started := []any{"version", version, "config", nameOr(o.config), "guests", len(cfg.Entries()), "pid", os.Getpid()}
 	if rl := cfg.RateLimit; rl != nil && rl.RequestsPerSecond > 0 && !rl.Loopback {
 		started = append(started, "rate_limit", "off for loopback clients (rate_limit.loopback: true includes them)")
 	}
@@ -340,27 +339,6 @@ func serve(ctx context.Context, o *options, cfg *config.Config, warns config.Err
 		Watchdog:   watchdog,
 		Admin:      admin,
 	})
-}
-
-// loadConfig loads path, or the built-in default when path is empty.
-func loadConfig(path string) (*config.Config, config.ErrorList, error) {
-	if path == "" {
-		return config.Parse(config.DefaultName, config.DefaultJSON())
-	}
-	return config.Load(path)
-}
-
-// printConfigError prints every problem, one per line, as
-// "error: file:line: key: problem".
-func printConfigError(w io.Writer, err error) {
-	var list config.ErrorList
-	if errors.As(err, &list) {
-		for _, e := range list {
-			fmt.Fprintf(w, "error: %s\n", e)
-		}
-		return
-	}
-	fmt.Fprintf(w, "error: %s\n", err)
 }
 
 func nameOr(path string) string {

@@ -140,7 +140,7 @@ func TestRunEndToEnd(t *testing.T) {
 			t.Errorf("%s: %+v, want 0 and a pass", name, f)
 		}
 	}
-	perGuest := len(crawlable(metadata.Build(loadBenchConfig(t), time.Now()))) + 1
+	perGuest := len(crawlable(metadata.Build(&loadBenchConfig(t).Instance, time.Now()))) + 1
 	if f := figs["boot storm, 3 guests: requests"]; f.IMDSD == nil || *f.IMDSD != float64(3*perGuest) {
 		t.Errorf("boot storm requests %v, want %d", f.IMDSD, 3*perGuest)
 	}

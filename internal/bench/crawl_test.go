@@ -83,7 +83,7 @@ func TestCrawlFindsEveryPath(t *testing.T) {
 			if d := slices.Compact(slices.Clone(got)); len(d) != len(got) {
 				t.Errorf("crawl fetched some paths twice: %d fetches of %d paths", len(got), len(d))
 			}
-			want := crawlable(metadata.Build(tt.cfg, time.Now()))
+			want := crawlable(metadata.Build(&tt.cfg.Instance, time.Now()))
 			if !slices.Equal(got, want) {
 				t.Errorf("crawl fetched\n\t%s\nwant\n\t%s", strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
 			}
@@ -124,7 +124,7 @@ func TestBootStorm(t *testing.T) {
 	if err != nil {
 		t.Fatalf("bootStorm: %v", err)
 	}
-	perGuest := len(crawlable(metadata.Build(cfg, time.Now()))) + 1
+	perGuest := len(crawlable(metadata.Build(&cfg.Instance, time.Now()))) + 1
 	if r.errs != 0 || r.failed != 0 {
 		t.Errorf("%d requests of %d guests failed, first: %v", r.errs, r.failed, r.firstErr)
 	}

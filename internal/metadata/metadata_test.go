@@ -31,17 +31,17 @@ var (
 const botocoreTime = "2006-01-02T15:04:05Z"
 
 // parse loads a configuration given as JSON text.
-func parse(t *testing.T, name, text string) *config.Config {
+func parse(t *testing.T, name, text string) *config.Instance {
 	t.Helper()
 	c, _, err := config.Parse(name, []byte(text))
 	if err != nil {
 		t.Fatalf("config %s does not load: %v", name, err)
 	}
-	return c
+	return &c.Instance
 }
 
 // load reads testdata/<name>.json.
-func load(t *testing.T, name string) *config.Config {
+func load(t *testing.T, name string) *config.Instance {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", name+".json"))
 	if err != nil {
@@ -51,14 +51,14 @@ func load(t *testing.T, name string) *config.Config {
 }
 
 // configs are the configurations every invariant is checked against.
-func configs(t *testing.T) map[string]*config.Config {
+func configs(t *testing.T) map[string]*config.Instance {
 	t.Helper()
 	many := make([]string, 12)
 	for i := range many {
 		many[i] = fmt.Sprintf(`"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKey%d key%d"`, i, i)
 	}
-	return map[string]*config.Config{
-		"default": config.Default(),
+	return map[string]*config.Instance{
+		"default": &config.Default().Instance,
 		"full":    load(t, "full"),
 		"minimal": parse(t, "minimal", `{}`),
 		"public ip and iam": parse(t, "public", `{
@@ -117,10 +117,10 @@ func printable(body []byte) bool {
 func TestGolden(t *testing.T) {
 	tests := []struct {
 		name string
-		cfg  func(t *testing.T) *config.Config
+		cfg  func(t *testing.T) *config.Instance
 	}{
-		{"default", func(*testing.T) *config.Config { return config.Default() }},
-		{"full", func(t *testing.T) *config.Config { return load(t, "full") }},
+		{"default", func(*testing.T) *config.Instance { return &config.Default().Instance }},
+		{"full", func(t *testing.T) *config.Instance { return load(t, "full") }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -150,7 +150,7 @@ func firstDiff(got, want []byte) string {
 
 // TestExactBodies pins the bodies the reference gives byte for byte.
 func TestExactBodies(t *testing.T) {
-	def := Build(config.Default(), launch)
+	def := Build(&config.Default().Instance, launch)
 	full := Build(load(t, "full"), launch)
 	tests := []struct {
 		name string
@@ -179,7 +179,7 @@ func TestExactBodies(t *testing.T) {
 		{"public-keys/0", full, "meta-data/public-keys/0", "openssh-key"},
 		{"openssh-key", def, "meta-data/public-keys/1/openssh-key", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIkey2\n"},
 		{"openssh-key comment", full, "meta-data/public-keys/1/openssh-key", "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQDkeyTwo yourkeyname,e\n"},
-		{"instance-id", def, "meta-data/instance-id", "i-1234567890"},
+		{"instance-id", def, "meta-data/instance-id", "i-1234567890abcdef0"},
 		{"local-ipv4", full, "meta-data/local-ipv4", "172.31.44.13"},
 		{"mac", full, "meta-data/mac", "0a:07:84:3d:6e:38"},
 		{"macs", full, "meta-data/network/interfaces/macs", "0a:07:84:3d:6e:38/"},
@@ -511,7 +511,7 @@ func leaf(t *testing.T, tree *Tree, p string) string {
 	return string(e.Body(dumpAt))
 }
 
-func checkIdentity(t *testing.T, c *config.Config, tree *Tree) {
+func checkIdentity(t *testing.T, c *config.Instance, tree *Tree) {
 	t.Helper()
 	body := leaf(t, tree, "dynamic/instance-identity/document")
 	if got := IdentityDocument(c, launch); got != body {
@@ -556,7 +556,7 @@ func checkIdentity(t *testing.T, c *config.Config, tree *Tree) {
 
 // checkOptional checks that optional parts appear exactly when configured
 // (reference §4 "What is 404").
-func checkOptional(t *testing.T, c *config.Config, tree *Tree) {
+func checkOptional(t *testing.T, c *config.Instance, tree *Tree) {
 	t.Helper()
 	ifc := "meta-data/network/interfaces/macs/" + c.MAC + "/"
 	present := func(p string) bool { return tree.Lookup(p) != nil }
@@ -617,7 +617,7 @@ func checkOptional(t *testing.T, c *config.Config, tree *Tree) {
 	}
 }
 
-func checkInfo(t *testing.T, c *config.Config, tree *Tree) {
+func checkInfo(t *testing.T, c *config.Instance, tree *Tree) {
 	t.Helper()
 	body := leaf(t, tree, "meta-data/iam/info")
 	checkAWSLayout(t, "iam/info", body)
@@ -640,7 +640,7 @@ func checkInfo(t *testing.T, c *config.Config, tree *Tree) {
 
 // checkCredentials decodes the role's credentials at time now as botocore
 // and aws-sdk-go-v2 would and checks they are usable.
-func checkCredentials(t *testing.T, c *config.Config, tree *Tree, now time.Time) {
+func checkCredentials(t *testing.T, c *config.Instance, tree *Tree, now time.Time) {
 	t.Helper()
 	e := tree.Lookup("meta-data/iam/security-credentials/" + c.IAM.Role)
 	if e == nil || e.Dir {
@@ -837,7 +837,7 @@ func TestConcurrentLookups(t *testing.T) {
 // BenchmarkLookup is the path lookup every request makes: one map access
 // of a clean path.
 func BenchmarkLookup(b *testing.B) {
-	tree := Build(config.Default(), time.Unix(1_700_000_000, 0))
+	tree := Build(&config.Default().Instance, time.Unix(1_700_000_000, 0))
 	for _, p := range []string{"meta-data/instance-id", "meta-data/network/interfaces/macs/02:00:00:00:00:01/subnet-id", "meta-data/nonexistent"} {
 		b.Run(p[strings.LastIndexByte(p, '/')+1:], func(b *testing.B) {
 			b.ReportAllocs()

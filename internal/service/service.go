@@ -1,7 +1,9 @@
-// Package service runs an imdsd server as a long-lived process: it binds
-// the listeners, serves until the context ends, re-reads the configuration
-// on SIGHUP (keeping the old one when the new one is broken) and shuts down
-// gracefully, letting requests in flight finish within a bound.
+// Package service runs an imdsd server as a long-lived process: it serves
+// on the listeners it is given (bound already, by imdsd or by systemd) until
+// the context ends, re-reads the configuration on SIGHUP (keeping the old one
+// when the new one is broken), tells systemd how it is doing (sd_notify,
+// watchdog) and shuts down gracefully, letting requests in flight finish
+// within a bound. Answering requests is package server's job.
 package service
 
 import (
@@ -47,6 +49,9 @@ type Options struct {
 	Watchdog time.Duration
 	// Admin, if set, serves /healthz and /metrics for the administrator.
 	Admin net.Listener
+
+	// load replaces config.Load in tests.
+	load func(path string) (*config.Config, config.ErrorList, error)
 }
 
 // Run serves until ctx is done, then shuts down gracefully.
@@ -95,6 +100,23 @@ func Run(ctx context.Context, o Options) error {
 		tick = t.C
 	}
 
+	// A reload runs beside the loop, so that however long reading the
+	// configuration takes, SIGTERM and the watchdog are still answered. A
+	// SIGHUP during a reload is kept and served by one more reload after it.
+	load := o.load
+	if load == nil {
+		load = config.Load
+	}
+	reloaded := make(chan struct{}, 1)
+	reloading, again := false, false
+	startReload := func() {
+		reloading = true
+		notify(daemon.SdNotifyReloading + "\n" + daemon.SdNotifyMonotonicUsec())
+		go func() {
+			reload(srv, o.ConfigPath, o.Logger, load)
+			reloaded <- struct{}{}
+		}()
+	}
 	var runErr error
 loop:
 	for {
@@ -107,9 +129,18 @@ loop:
 		case <-tick:
 			notify(daemon.SdNotifyWatchdog)
 		case <-hup:
-			notify(daemon.SdNotifyReloading + "\n" + daemon.SdNotifyMonotonicUsec())
-			Reload(srv, o.ConfigPath, o.Logger)
+			if reloading {
+				again = true
+				continue
+			}
+			startReload()
+		case <-reloaded:
+			reloading = false
 			notify(daemon.SdNotifyReady)
+			if again {
+				again = false
+				startReload()
+			}
 		}
 	}
 	notify(daemon.SdNotifyStopping)
@@ -126,34 +157,41 @@ loop:
 	return runErr
 }
 
-// Reload re-reads path and swaps it into srv. A configuration that does not
-// load is logged with every problem and leaves srv serving the old one.
+// Reload re-reads path ("" for the built-in default) and swaps it into
+// srv. A configuration that does not load is logged with every problem and
+// leaves srv serving the old one. A changed key that only takes effect at
+// the next start is logged once, as a warning.
 func Reload(srv *server.Server, path string, log *slog.Logger) bool {
+	return reload(srv, path, log, config.Load)
+}
+
+func reload(srv *server.Server, path string, log *slog.Logger, load func(string) (*config.Config, config.ErrorList, error)) bool {
 	if path == "" {
 		log.Log(context.Background(), logging.LevelNotice, "reload: serving the built-in default configuration")
-		srv.Reload(config.Default())
-		return true
 	}
-	cfg, warns, err := config.Load(path)
-	for _, w := range warns {
-		log.Warn("config warning", "warning", w.Error())
-	}
-	if err != nil {
-		var list config.ErrorList
-		if errors.As(err, &list) {
-			for _, e := range list {
-				log.Error("reload failed, still serving the previous configuration", "err", e.Error())
-			}
+	cfg, diags, _ := load(path)
+	for _, d := range diags {
+		if d.Severity == config.SeverityWarning {
+			log.Warn("config warning", "warning", d.Error())
 		} else {
-			log.Error("reload failed, still serving the previous configuration", "file", path, "err", err)
+			log.Error("reload failed, still serving the previous configuration", "err", d.Error())
 		}
+	}
+	if cfg == nil {
 		return false
 	}
-	if old := srv.Config(); old.TokenKeyFile != cfg.TokenKeyFile {
-		log.Warn("token_key_file changed: the new key file is read at the next start; tokens keep the current key until then",
-			"file", path, "token_key_file", cfg.TokenKeyFile)
+	for _, key := range config.NeedsRestart(srv.Config(), cfg) {
+		log.Warn(key+" changed: the new value takes effect at the next start; the current one stays until then",
+			"file", path, "key", key)
 	}
 	srv.Reload(cfg)
-	log.Log(context.Background(), logging.LevelNotice, "configuration reloaded", "file", path, "guests", len(cfg.Guests()))
+	log.Log(context.Background(), logging.LevelNotice, "configuration reloaded", "file", nameOr(path), "guests", len(cfg.Entries()))
 	return true
+}
+
+func nameOr(path string) string {
+	if path == "" {
+		return config.DefaultName
+	}
+	return path
 }

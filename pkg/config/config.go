@@ -1,4 +1,4 @@
-// Package config reads, checks and completes an imdsd configuration.
+// Package config reads, completes and checks an imdsd configuration.
 //
 // The format is the JSON object of the original Python mock's README, accepted
 // unchanged, plus keys that real EC2 clients need (see imdsd.conf(5)). Decoding
@@ -6,14 +6,28 @@
 // errors that name the file, the line and the key. Whole lines starting with
 // "#" or "//" are comments.
 //
-// Loading happens in three steps, in the manner of Caddy's modules: decode
-// (JSON into [Config]), provision (derive what was left out from what was
-// given) and validate (reject what a client cannot use, warn about what a
-// client will trip on). A key given as "" is the same as a key left out;
-// null is accepted only for user_data, user_data_base64 and iam, and also
-// means "left out". Every problem found is reported, as an [ErrorList] of
-// messages "file:line: key: problem and the expected form", in file order.
-// Keys are written as paths: "iam.role", "ssh_public_keys[1]",
+// The types say what each key is for. An [Instance] is what one guest sees:
+// its metadata and the faults injected into its answers. The [Service] is
+// how imdsd serves every guest: load protection, the token key, the hop
+// limit, where more instances come from. A [File] is a configuration file:
+// the top-level instance (the default one, and what every entry inherits),
+// the service, and the [Entry] values of "instances", each an instance and
+// the guests it serves; a file of instances_dir is one Entry. A key of the
+// service inside an entry, or "match" at the top level, is reported as
+// misplaced. Adding a key is adding a field to one of these types, with its
+// range in the table ranges (validate.go) if it is a whole number, and its checks, if any, to validate.
+//
+// Loading happens in the manner of Caddy's modules: decode (JSON into a
+// [File]), provision (fill in defaults and derive what was left out from
+// what was given; reports nothing) and validate (reject what a client cannot
+// use, warn about what a client will trip on; changes nothing). An entry is
+// the top-level instance with the entry's own keys merged over it
+// ([Instance.Merge]), provisioned and validated on its own. A key given as
+// "" is the same as a key left out; null is accepted only for user_data,
+// user_data_base64 and iam, and also means "left out". Every problem found
+// is reported, as an [ErrorList] of messages "file:line: key: problem and
+// the expected form", in file order, each with its [Severity]. Keys are
+// written as paths: "iam.role", "ssh_public_keys[1]",
 // `force_status["meta-data/instance-id"]`.
 //
 // A [Config] returned without error is complete and never changes
@@ -28,9 +42,10 @@ import (
 // MaxUserData is the largest user-data EC2 accepts: 16 KiB, before base64.
 const MaxUserData = 16384
 
-// Config is one instance's metadata plus the service's behaviour. Field
-// comments name the JSON key.
-type Config struct {
+// Instance is what one guest sees: its metadata and its fault injection.
+// Field comments name the JSON key where it is not the obvious one. After
+// loading, every value is filled in.
+type Instance struct {
 	// Seed keys.
 	InstanceID       string   `json:"instance_id"`
 	Hostname         string   `json:"hostname"`
@@ -72,35 +87,82 @@ type Config struct {
 	// HTTPEndpoint is "enabled" (the default) or "disabled".
 	HTTPEndpoint string `json:"http_endpoint"`
 
-	// Many guests, top level only: each entry of Instances (and each file
-	// of InstancesDir) selects guests by Match and overrides the keys above
-	// for them. See [Config.Guests].
-	Instances    []Config `json:"instances"`
-	InstancesDir string   `json:"instances_dir"`
-	// UnknownClients is "default" (the top-level values) or "deny" (403)
-	// for a client no instance matches.
-	UnknownClients string `json:"unknown_clients"`
-	// TokenKeyFile holds the token sealing key, so that tokens survive a
-	// restart; created when missing.
-	TokenKeyFile string `json:"token_key_file"`
-	// TokenHopLimit is the IP TTL of token responses: 1 to 64, default 1.
-	TokenHopLimit int `json:"token_hop_limit"`
-	// Load protection, top level only; see the Default* constants.
-	MaxConnections          int        `json:"max_connections"`
-	MaxConnectionsPerClient int        `json:"max_connections_per_client"`
-	HeaderTimeoutMS         int        `json:"header_timeout_ms"`
-	MaxHeaderBytes          int        `json:"max_header_bytes"`
-	RateLimit               *RateLimit `json:"rate_limit"`
-	// Inside an instance only: the client addresses or networks it serves,
-	// and optionally the local address it applies to.
-	Match  []string `json:"match"`
-	Listen string   `json:"listen"`
-
-	// Derived by provisioning; not JSON keys.
+	// Filled in by provisioning; not keys.
 	userData []byte
 	keys     []PublicKey
 	faults   map[string]Fault
-	guests   []*Guest
+}
+
+// Service is how imdsd serves every guest: the top-level keys that are not
+// an instance's. After loading, every value is filled in: a key left out has
+// its default and paths are absolute or relative to the working directory.
+// A reload applies every key except those tagged reload:"restart", which
+// are read once at start (see [NeedsRestart]).
+type Service struct {
+	// InstancesDir holds one *.json file per entry, read at every load.
+	InstancesDir string `json:"instances_dir"`
+	// UnknownClients is "default" (the top-level instance) or "deny" (403)
+	// for a client no entry matches.
+	UnknownClients string `json:"unknown_clients"`
+	// TokenKeyFile holds the token sealing key, so that tokens survive a
+	// restart; created when missing. Read at start only.
+	TokenKeyFile string `json:"token_key_file" reload:"restart"`
+	// TokenHopLimit is the IP TTL of token responses: 1 to 64, default 1.
+	TokenHopLimit int `json:"token_hop_limit"`
+	// Load protection; see the Default* constants. 0 turns
+	// max_connections and max_connections_per_client off.
+	MaxConnections          int `json:"max_connections"`
+	MaxConnectionsPerClient int `json:"max_connections_per_client"`
+	// HeaderTimeoutMS and MaxHeaderBytes are read at start only.
+	HeaderTimeoutMS int        `json:"header_timeout_ms" reload:"restart"`
+	MaxHeaderBytes  int        `json:"max_header_bytes" reload:"restart"`
+	RateLimit       *RateLimit `json:"rate_limit"`
+}
+
+// Entry is one entry of "instances", or one file of instances_dir: an
+// instance and the guests it serves. As decoded, its Instance holds only the
+// keys the entry gives; after loading it is complete, the top level's values
+// under the entry's own.
+type Entry struct {
+	Instance
+	// Match holds the client addresses or networks the entry serves.
+	Match []string `json:"match"`
+	// Listen, when given, limits the entry to connections to one local
+	// address, and port.
+	Listen string `json:"listen"`
+
+	// Filled in by loading, from Match and Listen; not keys.
+
+	// Clients holds the client networks; an address is a /32 or /128.
+	// IPv4-mapped IPv6 clients are matched as IPv4.
+	Clients []netip.Prefix `json:"-"`
+	// Local, when valid, is the local address (and port, when
+	// Local.Port() is not 0) the entry applies to.
+	Local netip.AddrPort `json:"-"`
+	// Origin says where the entry was defined, for messages:
+	// "imdsd.conf:12" or "vms/web1.json".
+	Origin string `json:"-"`
+}
+
+// File is what a configuration file holds, as decoded.
+type File struct {
+	// Instance is the default instance, served to clients no entry
+	// matches unless unknown_clients is "deny", and what entries inherit.
+	Instance
+	Service
+	Instances []Entry `json:"instances"`
+}
+
+// Config is a loaded configuration: the top-level instance, the service and
+// every entry, complete and checked.
+type Config struct {
+	// Instance is the default instance, served to clients no entry matches
+	// unless unknown_clients is "deny".
+	Instance
+	Service
+	entries []*Entry
+	base    *Instance // the top-level instance as decoded, which entries inherit
+	dir     string    // the directory relative paths of the file start from
 }
 
 // RateLimit is the per-client request rate limit.
@@ -129,49 +191,32 @@ const (
 	DefaultRequestsPerSecond       = 100
 )
 
-// Guest is one instance of a many-guest configuration: the clients it
-// serves and its complete configuration (the top-level values with its own
-// over them).
-type Guest struct {
-	// Match holds the client networks; an address is a /32 or /128.
-	// IPv4-mapped IPv6 clients are matched as IPv4.
-	Match []netip.Prefix
-	// Listen, when valid, limits the guest to connections to this local
-	// address (and port, when Listen.Port() is not 0).
-	Listen netip.AddrPort
-	// Config is the guest's complete configuration.
-	Config *Config
-	// Origin says where the guest was defined, for messages:
-	// "imdsd.conf:12" or "vms/web1.json".
-	Origin string
-}
-
-// Guests returns the instances of a many-guest configuration, in file
+// Entries returns the entries of a many-guest configuration, in file
 // order, instances_dir files last in name order. It is empty for a
 // single-instance configuration.
-func (c *Config) Guests() []*Guest { return c.guests }
+func (c *Config) Entries() []*Entry { return c.entries }
 
 // Partition is the AWS partition of the region: aws, aws-cn or aws-us-gov.
-func (c *Config) Partition() string { return partition(c.Region) }
+func (in *Instance) Partition() string { return partition(in.Region) }
 
 // ServiceDomain is the region's domain for AWS service endpoints
 // (services/domain).
-func (c *Config) ServiceDomain() string {
-	if c.Partition() == "aws-cn" {
+func (in *Instance) ServiceDomain() string {
+	if in.Partition() == "aws-cn" {
 		return "amazonaws.com.cn"
 	}
 	return "amazonaws.com"
 }
 
-// DenyUnknown reports whether clients no guest matches are refused.
-func (c *Config) DenyUnknown() bool { return c.UnknownClients == "deny" }
+// DenyUnknown reports whether clients no entry matches are refused.
+func (s *Service) DenyUnknown() bool { return s.UnknownClients == "deny" }
 
 // HopLimit returns the IP TTL for token responses.
-func (c *Config) HopLimit() int {
-	if c.TokenHopLimit == 0 {
+func (s *Service) HopLimit() int {
+	if s.TokenHopLimit == 0 {
 		return 1
 	}
-	return c.TokenHopLimit
+	return s.TokenHopLimit
 }
 
 // IAM is an instance profile and the credentials its role hands out.
@@ -197,24 +242,24 @@ type Fault struct {
 }
 
 // UserDataBytes returns the user-data, or nil when none is configured.
-func (c *Config) UserDataBytes() []byte { return c.userData }
+func (in *Instance) UserDataBytes() []byte { return in.userData }
 
 // PublicKeys returns the SSH keys in index order.
-func (c *Config) PublicKeys() []PublicKey { return c.keys }
+func (in *Instance) PublicKeys() []PublicKey { return in.keys }
 
 // TokensRequired reports whether GETs need an IMDSv2 token.
-func (c *Config) TokensRequired() bool { return c.HTTPTokens != "optional" }
+func (in *Instance) TokensRequired() bool { return in.HTTPTokens != "optional" }
 
 // EndpointEnabled reports whether the service answers at all.
-func (c *Config) EndpointEnabled() bool { return c.HTTPEndpoint != "disabled" }
+func (in *Instance) EndpointEnabled() bool { return in.HTTPEndpoint != "disabled" }
 
 // Fault returns the delay and the forced status (0 for none) for a request
 // path below the API version, as imdspath.Split returns it ("meta-data/
 // instance-id", "api/token"). A path with no delay of its own gets
 // default_delay_ms.
-func (c *Config) Fault(path string) (delayMS, status int) {
-	delayMS = c.DefaultDelayMS
-	if f, ok := c.faults[path]; ok {
+func (in *Instance) Fault(path string) (delayMS, status int) {
+	delayMS = in.DefaultDelayMS
+	if f, ok := in.faults[path]; ok {
 		if f.DelayMS >= 0 {
 			delayMS = f.DelayMS
 		}
@@ -229,10 +274,10 @@ var defaultJSON []byte
 // DefaultName is the file name given in messages about the built-in config.
 const DefaultName = "(built-in default)"
 
-// Default returns the built-in configuration: the example of the original
-// mock's README. Each call returns a configuration of its own. It panics
-// only if the embedded default.json does not load, which the package's
-// tests rule out.
+// Default returns the built-in configuration, the one [Load] gives for "":
+// an example instance that passes every check. Each call returns a
+// configuration of its own. It panics only if the embedded default.json
+// does not load, which the package's tests rule out.
 func Default() *Config {
 	c, _, err := Parse(DefaultName, defaultJSON)
 	if err != nil {

@@ -8,9 +8,12 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/imdsd/imdsd/internal/strictjson"
 )
 
 // jsonString returns s as a JSON string literal.
@@ -49,7 +52,7 @@ func parseMessages(t *testing.T, src string) (errs, warns []string) {
 	} else if c == nil {
 		t.Fatalf("Parse returned neither a config nor an error")
 	}
-	return errs, messages(w)
+	return errs, messages(w.Warnings())
 }
 
 func sameLines(t *testing.T, what string, got, want []string) {
@@ -159,9 +162,11 @@ func TestErrors(t *testing.T) {
 		{"top level list", "\n[{\"region\": \"us-east-2\"}]",
 			[]string{`t.json:2: the configuration must be a JSON object, {...}, not a list`}},
 		{"top level string", `"us-east-2"`,
-			[]string{`t.json:1: the configuration must be a JSON object, {...}, not a string ("us-east-2")`}},
+			[]string{`t.json:1: the configuration must be a JSON object, {...}, not a string`}},
 		{"top level number", `42`,
-			[]string{`t.json:1: the configuration must be a JSON object, {...}, not a number (42)`}},
+			[]string{`t.json:1: the configuration must be a JSON object, {...}, not a number`}},
+		{"not JSON", "root:x:0:0:root:/root:/bin/sh\n",
+			[]string{`t.json:1: the configuration must be a JSON object, {...}, not text that is not JSON`}},
 		{"top level null", `null`,
 			[]string{`t.json:1: the configuration must be a JSON object, {...}, not null`}},
 		{"empty file", "",
@@ -521,9 +526,6 @@ func TestSeedAccepted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(seed) != string(DefaultJSON()) {
-		t.Fatalf("testdata/seed.json differs from default.json")
-	}
 	c, _, err := Parse("seed.json", seed)
 	if err != nil {
 		t.Fatalf("the seed does not load: %v", err)
@@ -553,30 +555,51 @@ func TestSeedAccepted(t *testing.T) {
 		!strings.HasSuffix(ud, "Zpublickey connect") || len(ud) != 222 {
 		t.Errorf("user-data = %q", ud)
 	}
-	if c.DefaultDelayMS != 0 || len(c.EndpointDelayMS) != 0 || len(c.ForceStatus) != 0 || hasFaults(c) {
+	if c.DefaultDelayMS != 0 || len(c.EndpointDelayMS) != 0 || len(c.ForceStatus) != 0 || hasFaults(&c.Instance) {
 		t.Errorf("the seed has faults: %d %v %v", c.DefaultDelayMS, c.EndpointDelayMS, c.ForceStatus)
 	}
 }
 
 // TestDefault proves that the built-in default loads (so Default never
-// panics) and that each call gives a configuration of its own.
+// panics) with no warning, that Load("") is it, and that each call gives a
+// configuration of its own.
 func TestDefault(t *testing.T) {
-	if _, _, err := Parse(DefaultName, DefaultJSON()); err != nil {
-		t.Fatalf("the built-in default does not load: %v", err)
+	c, diags, err := Parse(DefaultName, DefaultJSON())
+	if err != nil || len(diags) != 0 {
+		t.Fatalf("the built-in default does not pass its own checks: %v %v", diags, err)
 	}
-	c := Default()
-	if c == nil || c.InstanceID != "i-1234567890" || c.Hostname != "test-vm" || len(c.PublicKeys()) != 2 {
+	l, diags, err := Load("")
+	if err != nil || len(diags) != 0 || l.InstanceID != c.InstanceID {
+		t.Fatalf("Load(\"\") = %v, %v, %v", l, diags, err)
+	}
+	c = Default()
+	if c == nil || c.InstanceID != "i-1234567890abcdef0" || c.Hostname != "test-vm" || len(c.PublicKeys()) != 2 {
 		t.Fatalf("Default() = %+v", c)
 	}
 	c.InstanceID = "i-changed"
 	c.SSHPublicKeys[0] = "changed"
-	if d := Default(); d.InstanceID != "i-1234567890" || d.SSHPublicKeys[0] == "changed" {
+	if d := Default(); d.InstanceID != "i-1234567890abcdef0" || d.SSHPublicKeys[0] == "changed" {
 		t.Errorf("Default() shares state between calls")
 	}
 	j := DefaultJSON()
 	j[0] = 'X'
 	if DefaultJSON()[0] != '{' {
 		t.Errorf("DefaultJSON() returns the embedded bytes, not a copy")
+	}
+	// The built-in default gives only what differs from the values of
+	// keys left out: those are written once, in defaults.
+	var f File
+	if err := json.Unmarshal(DefaultJSON(), &f); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []struct{ key, got, def string }{
+		{"local_ipv4", f.LocalIPv4, defaults.LocalIPv4}, {"mac", f.MAC, defaults.MAC},
+		{"account_id", f.AccountID, defaults.AccountID}, {"region", f.Region, defaults.Region},
+		{"instance_type", f.InstanceType, defaults.InstanceType}, {"architecture", f.Architecture, defaults.Architecture},
+	} {
+		if k.got == k.def {
+			t.Errorf("default.json repeats the default of %s, %q", k.key, k.def)
+		}
 	}
 }
 
@@ -607,18 +630,6 @@ func TestComments(t *testing.T) {
 	c, _, err = Parse("t.json", []byte("\xef\xbb\xbf# c\r\n{\r\n// c\r\n\"region\": \"us-east-2\"\r\n}\r\n"))
 	if err != nil || c.Region != "us-east-2" {
 		t.Errorf("CRLF and BOM: %v", err)
-	}
-}
-
-func TestStripComments(t *testing.T) {
-	in := "#a\n  //b\n{\"x\": \"#c\"}\n\t#d\r\n"
-	want := "  \n     \n{\"x\": \"#c\"}\n    \n"
-	got := string(stripComments([]byte(in)))
-	if got != want {
-		t.Errorf("stripComments(%q) = %q, want %q", in, got, want)
-	}
-	if len(got) != len(in) {
-		t.Errorf("offsets moved")
 	}
 }
 
@@ -741,7 +752,7 @@ func TestDerived(t *testing.T) {
 		} {
 			check(t, f.what, f.got, f.want)
 		}
-		if _, ok := publicIPv4(c); ok {
+		if _, ok := publicIPv4(&c.Instance); ok {
 			t.Errorf("public_ipv4 parses when there is none")
 		}
 		if c.IAM != nil || c.Tags != nil || c.UserDataBytes() != nil || len(c.PublicKeys()) != 0 {
@@ -910,7 +921,7 @@ func TestFaults(t *testing.T) {
 			t.Errorf("Fault(%q) = %d, %d; want %d, %d", tt.path, delay, status, tt.delay, tt.status)
 		}
 	}
-	if !hasFaults(c) {
+	if !hasFaults(&c.Instance) {
 		t.Errorf("hasFaults = false")
 	}
 }
@@ -931,7 +942,7 @@ func TestFaultsPresent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := hasFaults(c); got != tt.want {
+		if got := hasFaults(&c.Instance); got != tt.want {
 			t.Errorf("%s: hasFaults = %t, want %t", tt.src, got, tt.want)
 		}
 	}
@@ -1019,44 +1030,6 @@ func TestDeepNesting(t *testing.T) {
 	})
 }
 
-func TestJoinKey(t *testing.T) {
-	tests := []struct{ path, key, want string }{
-		{"", "region", "region"},
-		{"iam", "role", "iam.role"},
-		{"tags", "Name", "tags.Name"},
-		{"force_status", "meta-data/ami-id", `force_status["meta-data/ami-id"]`},
-		{"tags", "a.b", `tags["a.b"]`},
-		{"tags", `a"b`, `tags["a\"b"]`},
-		{"", "", `[""]`},
-	}
-	for _, tt := range tests {
-		got := joinKey(tt.path, tt.key)
-		if got != tt.want {
-			t.Errorf("joinKey(%q, %q) = %q, want %q", tt.path, tt.key, got, tt.want)
-		}
-		if p := parentPath(got); p != tt.path {
-			t.Errorf("parentPath(%q) = %q, want %q", got, p, tt.path)
-		}
-	}
-	if p := parentPath("ssh_public_keys[3]"); p != "ssh_public_keys" {
-		t.Errorf("parentPath of a list entry = %q", p)
-	}
-}
-
-func TestDistance(t *testing.T) {
-	for _, tt := range []struct {
-		a, b string
-		want int
-	}{
-		{"", "", 0}, {"role", "role", 0}, {"rol", "role", 1}, {"regoin", "region", 1},
-		{"instanceid", "instanceid", 0}, {"mac", "tags", 3}, {"abc", "", 3},
-	} {
-		if got := distance(tt.a, tt.b); got != tt.want {
-			t.Errorf("distance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
-		}
-	}
-}
-
 func BenchmarkParse(b *testing.B) {
 	for _, name := range []string{"seed", "full", "errors"} {
 		data, err := os.ReadFile(filepath.Join("testdata", name+".json"))
@@ -1073,10 +1046,107 @@ func BenchmarkParse(b *testing.B) {
 }
 
 // hasFaults reports whether c injects any delay or status.
-func hasFaults(c *Config) bool { return c.DefaultDelayMS > 0 || len(c.faults) > 0 }
+func hasFaults(c *Instance) bool { return c.DefaultDelayMS > 0 || len(c.faults) > 0 }
 
 // publicIPv4 parses c's public address.
-func publicIPv4(c *Config) (netip.Addr, bool) {
+func publicIPv4(c *Instance) (netip.Addr, bool) {
 	a, err := netip.ParseAddr(c.PublicIPv4)
 	return a, err == nil
+}
+
+// TestHugeNumbers checks that a whole number too large to read is
+// reported with its own key's range: every whole-number key used to say
+// "expected 0 to 600000 milliseconds".
+func TestHugeNumbers(t *testing.T) {
+	const huge = "99999999999999999999"
+	tests := []struct{ src, want string }{
+		{`{"max_connections": ` + huge + `}`,
+			`t.json:1: max_connections: ` + huge + ` is out of range: expected 0 to 1000000 connections (0: no cap)`},
+		{`{"max_connections_per_client": -` + huge + `}`,
+			`t.json:1: max_connections_per_client: -` + huge + ` is out of range: expected 0 to 1000000 connections (0: no cap)`},
+		{`{"token_hop_limit": ` + huge + `}`,
+			`t.json:1: token_hop_limit: ` + huge + ` is out of range: expected 1 to 64, as EC2's http-put-response-hop-limit`},
+		{`{"header_timeout_ms": ` + huge + `}`,
+			`t.json:1: header_timeout_ms: ` + huge + ` is out of range: expected 100 to 600000 milliseconds`},
+		{`{"max_header_bytes": ` + huge + `}`,
+			`t.json:1: max_header_bytes: ` + huge + ` is out of range: expected 1024 to 65536 bytes`},
+		{`{"rate_limit": {"requests_per_second": ` + huge + `}}`,
+			`t.json:1: rate_limit.requests_per_second: ` + huge + ` is out of range: expected 0 (no limit) to 1000000`},
+		{`{"rate_limit": {"burst": ` + huge + `}}`,
+			`t.json:1: rate_limit.burst: ` + huge + ` is out of range: expected 1 to 1000000 requests`},
+		{`{"instances": [{"match": ["10.0.0.1"], "force_status": {"user-data": ` + huge + `}}]}`,
+			`t.json:1: instances[0].force_status.user-data: ` + huge + ` is out of range: expected a status from 200 to 599, such as 404 or 503`},
+	}
+	for _, tt := range tests {
+		errs, _ := parseMessages(t, tt.src)
+		sameLines(t, tt.src, errs, []string{tt.want})
+	}
+	// The same ranges judge numbers that can be read.
+	errs, _ := parseMessages(t, `{"token_hop_limit": 0, "max_connections": 1000001}`)
+	sameLines(t, "in range", errs, []string{
+		`t.json:1: token_hop_limit: 0 is out of range: expected 1 to 64, as EC2's http-put-response-hop-limit`,
+		`t.json:1: max_connections: 1000001 is out of range: expected 0 to 1000000 connections (0: no cap)`,
+	})
+}
+
+// TestRangesComplete checks that every whole-number key has its range, so
+// that rangeOf never panics on a key added later.
+func TestRangesComplete(t *testing.T) {
+	var walk func(t reflect.Type, field string, seen map[reflect.Type]bool)
+	walk = func(rt reflect.Type, field string, seen map[reflect.Type]bool) {
+		switch rt.Kind() {
+		case reflect.Pointer:
+			walk(rt.Elem(), field, seen)
+		case reflect.Slice, reflect.Map:
+			walk(rt.Elem(), field+"[]", seen)
+		case reflect.Int:
+			if _, ok := ranges[instanceField(field)]; !ok {
+				t.Errorf("whole-number key %s has no range", field)
+			}
+		case reflect.Struct:
+			if seen[rt] {
+				return
+			}
+			seen[rt] = true
+			for i := 0; i < rt.NumField(); i++ {
+				f := rt.Field(i)
+				name := strictjson.Name(f)
+				switch {
+				case f.Anonymous:
+					walk(f.Type, field, seen)
+				case f.IsExported() && name != "" && name != "-":
+					walk(f.Type, strings.TrimPrefix(field+"."+name, "."), seen)
+				}
+			}
+			delete(seen, rt)
+		}
+	}
+	walk(reflect.TypeFor[File](), "", map[reflect.Type]bool{})
+}
+
+// TestNeedsRestart checks which changed keys a reload cannot apply.
+func TestNeedsRestart(t *testing.T) {
+	parse := func(src string) *Config {
+		t.Helper()
+		c, _, err := Parse("t.json", []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	old := parse(`{"token_key_file": "/k", "header_timeout_ms": 1000}`)
+	for _, tt := range []struct {
+		src  string
+		want string
+	}{
+		{`{"token_key_file": "/k", "header_timeout_ms": 1000}`, ""},
+		{`{"token_key_file": "/k", "header_timeout_ms": 1000, "max_connections": 5, "rate_limit": {"burst": 3},
+		   "token_hop_limit": 3, "unknown_clients": "deny", "region": "us-east-2"}`, ""},
+		{`{"token_key_file": "/other", "header_timeout_ms": 1000}`, "token_key_file"},
+		{`{"max_header_bytes": 2048}`, "token_key_file header_timeout_ms max_header_bytes"},
+	} {
+		if got := strings.Join(NeedsRestart(old, parse(tt.src)), " "); got != tt.want {
+			t.Errorf("%s: NeedsRestart = %q, want %q", tt.src, got, tt.want)
+		}
+	}
 }

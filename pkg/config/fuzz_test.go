@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/imdsd/imdsd/internal/strictjson"
 )
 
 // FuzzParse checks that Parse never panics, always answers the same way,
@@ -80,6 +82,22 @@ func errText(err error) string {
 // present and valid.
 func complete(t *testing.T, c *Config) {
 	t.Helper()
+	completeInstance(t, &c.Instance)
+	if c.UnknownClients == "" || c.RateLimit == nil || c.RateLimit.Action == "" {
+		t.Fatalf("accepted config has unknown_clients %q, rate_limit %+v", c.UnknownClients, c.RateLimit)
+	}
+	for _, g := range c.Entries() {
+		if len(g.Clients) == 0 {
+			t.Fatalf("entry %s matches nothing", g.Origin)
+		}
+		completeInstance(t, &g.Instance)
+	}
+}
+
+// completeInstance fails t unless every value of an accepted instance is
+// present and valid.
+func completeInstance(t *testing.T, c *Instance) {
+	t.Helper()
 	v := reflect.ValueOf(c).Elem()
 	for i := 0; i < v.NumField(); i++ {
 		f := v.Type().Field(i)
@@ -89,11 +107,9 @@ func complete(t *testing.T, c *Config) {
 		switch f.Name {
 		case "PublicIPv4", "PublicHostname":
 			continue // absent without a public address
-		case "InstancesDir", "TokenKeyFile", "Listen":
-			continue // optional service settings
 		}
 		if v.Field(i).String() == "" {
-			t.Fatalf("accepted config has an empty %s", jsonName(f))
+			t.Fatalf("accepted config has an empty %s", strictjson.Name(f))
 		}
 	}
 	if !reInstanceID.MatchString(c.InstanceID) || !reMAC.MatchString(c.MAC) || !reRegion.MatchString(c.Region) ||
@@ -143,11 +159,5 @@ func complete(t *testing.T, c *Config) {
 	}
 	if c.HTTPTokens != "required" && c.HTTPTokens != "optional" || c.HTTPEndpoint != "enabled" && c.HTTPEndpoint != "disabled" {
 		t.Fatalf("modes %q %q", c.HTTPTokens, c.HTTPEndpoint)
-	}
-	for _, g := range c.Guests() {
-		if len(g.Match) == 0 {
-			t.Fatalf("guest %s matches nothing", g.Origin)
-		}
-		complete(t, g.Config)
 	}
 }

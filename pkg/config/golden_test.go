@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/imdsd/imdsd/internal/strictjson"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -67,7 +69,7 @@ func outcome(name string, data []byte) string {
 			fmt.Fprintf(&b, "  %s\n", e)
 		}
 	}
-	if len(warns) > 0 {
+	if warns := warns.Warnings(); len(warns) > 0 {
 		b.WriteString("warnings:\n")
 		for _, w := range warns {
 			fmt.Fprintf(&b, "  %s\n", w)
@@ -84,7 +86,8 @@ func outcome(name string, data []byte) string {
 // derived that is not a key: user-data, public keys and faults.
 func summary(c *Config) string {
 	var b strings.Builder
-	writeFields(&b, "  ", reflect.ValueOf(c).Elem())
+	writeFields(&b, "  ", reflect.ValueOf(&c.Instance).Elem())
+	writeFields(&b, "  ", reflect.ValueOf(&c.Service).Elem())
 	if ud := c.UserDataBytes(); ud != nil {
 		fmt.Fprintf(&b, "  (user-data): %d bytes, sha256 %x\n", len(ud), sha256.Sum256(ud))
 	}
@@ -100,7 +103,7 @@ func summary(c *Config) string {
 		delay, status := c.Fault(p)
 		fmt.Fprintf(&b, "  (fault %q): delay %d ms, status %d\n", p, delay, status)
 	}
-	fmt.Fprintf(&b, "  (tokens required %t, endpoint enabled %t, has faults %t)\n", c.TokensRequired(), c.EndpointEnabled(), hasFaults(c))
+	fmt.Fprintf(&b, "  (tokens required %t, endpoint enabled %t, has faults %t)\n", c.TokensRequired(), c.EndpointEnabled(), hasFaults(&c.Instance))
 	return b.String()
 }
 
@@ -111,7 +114,7 @@ func writeFields(b *strings.Builder, indent string, v reflect.Value) {
 		if !f.IsExported() {
 			continue
 		}
-		fmt.Fprintf(b, "%s%s: ", indent, jsonName(f))
+		fmt.Fprintf(b, "%s%s: ", indent, strictjson.Name(f))
 		fv := v.Field(i)
 		if fv.Kind() == reflect.Pointer {
 			if fv.IsNil() {

@@ -41,19 +41,19 @@ func TestGuests(t *testing.T) {
 	if !c.DenyUnknown() || c.HopLimit() != 2 {
 		t.Errorf("DenyUnknown %v HopLimit %d, want true 2", c.DenyUnknown(), c.HopLimit())
 	}
-	gs := c.Guests()
+	gs := c.Entries()
 	if len(gs) != 2 {
 		t.Fatalf("%d guests, want 2", len(gs))
 	}
 	web, db := gs[0], gs[1]
 
-	if got := web.Match; len(got) != 2 || got[0] != netip.MustParsePrefix("10.0.0.11/32") || got[1] != netip.MustParsePrefix("10.0.2.1/32") {
+	if got := web.Clients; len(got) != 2 || got[0] != netip.MustParsePrefix("10.0.0.11/32") || got[1] != netip.MustParsePrefix("10.0.2.1/32") {
 		t.Errorf("web match %v; want 10.0.0.11/32 and the unmapped 10.0.2.1/32", got)
 	}
 	if web.Origin != "t.json:10" {
 		t.Errorf("web origin %q, want t.json:10", web.Origin)
 	}
-	w := web.Config
+	w := web.Instance
 	if w.InstanceID != "i-0000000000000000b" || w.Region != "us-east-2" {
 		t.Errorf("web: instance %q region %q", w.InstanceID, w.Region)
 	}
@@ -70,9 +70,9 @@ func TestGuests(t *testing.T) {
 		t.Errorf("the top level changed: tags %v iam %+v", c.Tags, *c.IAM)
 	}
 
-	d := db.Config
-	if db.Listen != netip.MustParseAddrPort("169.254.169.254:80") {
-		t.Errorf("db listen %v", db.Listen)
+	d := db.Instance
+	if db.Local != netip.MustParseAddrPort("169.254.169.254:80") {
+		t.Errorf("db listen %v", db.Local)
 	}
 	if d.LocalHostname != "ip-10-0-1-5.us-east-2.compute.internal" {
 		t.Errorf("db local hostname %q: must derive from its own address", d.LocalHostname)
@@ -179,8 +179,8 @@ func TestInstancesDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs := c.Guests()
-	if len(gs) != 2 || gs[0].Config.Hostname != "web1" || gs[1].Config.InstanceID != "i-0000000000000000b" {
+	gs := c.Entries()
+	if len(gs) != 2 || gs[0].Hostname != "web1" || gs[1].InstanceID != "i-0000000000000000b" {
 		t.Fatalf("guests %+v", gs)
 	}
 	if gs[0].Origin != filepath.Join(vms, "a.json") {
@@ -234,7 +234,7 @@ func TestGuestOverridesFaultSpelledDifferently(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := c.Guests()[0].Config
+	g := c.Entries()[0]
 	if d, st := g.Fault("meta-data/hostname"); d != 0 || st != 0 {
 		t.Errorf("guest hostname fault = %d ms, %d; want its own 0 ms", d, st)
 	}

@@ -4,27 +4,28 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"sort"
+	"path/filepath"
 	"strings"
 
 	"github.com/imdsd/imdsd/internal/imdspath"
 )
 
-// Values a file may leave out that have no sensible derivation: those of the
-// built-in default.
-const (
-	defInstanceID   = "i-1234567890"
-	defLocalIPv4    = "10.0.0.10"
-	defMAC          = "02:00:00:00:00:01"
-	defAccountID    = "123456789012"
-	defRegion       = "antarctica-1"
-	defInstanceType = "a1.pinguin"
-	defArch         = "x86_64"
-)
+// defaults are the values of the instance keys a file may leave out that
+// have no derivation: those of the original mock's example.
+var defaults = Instance{
+	InstanceID:   "i-1234567890",
+	LocalIPv4:    "10.0.0.10",
+	MAC:          "02:00:00:00:00:01",
+	AccountID:    "123456789012",
+	Region:       "antarctica-1",
+	InstanceType: "a1.pinguin",
+	Architecture: "x86_64",
+	HTTPTokens:   "required",
+	HTTPEndpoint: "enabled",
+}
 
 // provision fills in what the file left out, deriving it from what it gave:
 // names from the address, ids from the instance id, the zone from the
@@ -32,28 +33,29 @@ const (
 // ami-id, reservation-id and so on. An empty string is the same as leaving
 // the key out. Nothing is derived from a value that is not valid (validate
 // reports it), so a derived value is never the only sign of a problem.
-func (p *parser) provision(c *Config) {
+// provision reports nothing.
+func (c *Instance) provision() {
 	def := func(s *string, v string) {
 		if *s == "" {
 			*s = v
 		}
 	}
-	def(&c.InstanceID, defInstanceID)
-	def(&c.LocalIPv4, defLocalIPv4)
-	def(&c.MAC, defMAC)
-	def(&c.AccountID, defAccountID)
+	def(&c.InstanceID, defaults.InstanceID)
+	def(&c.LocalIPv4, defaults.LocalIPv4)
+	def(&c.MAC, defaults.MAC)
+	def(&c.AccountID, defaults.AccountID)
 	if c.Region == "" && c.AvailabilityZone != "" {
 		if r := strings.TrimRight(c.AvailabilityZone, "abcdefghijklmnopqrstuvwxyz"); r != c.AvailabilityZone && reRegion.MatchString(r) {
 			c.Region = r
 		}
 	}
-	def(&c.Region, defRegion)
+	def(&c.Region, defaults.Region)
 	regionOK := reRegion.MatchString(c.Region)
 	if regionOK {
 		def(&c.AvailabilityZone, c.Region+"a")
 	}
-	def(&c.InstanceType, defInstanceType)
-	def(&c.Architecture, defArch)
+	def(&c.InstanceType, defaults.InstanceType)
+	def(&c.Architecture, defaults.Architecture)
 	if mac, err := net.ParseMAC(c.MAC); err == nil && len(mac) == 6 {
 		c.MAC = mac.String() // EC2 lists MACs in lowercase, colon-separated
 	}
@@ -100,8 +102,8 @@ func (p *parser) provision(c *Config) {
 			c.SecurityGroupIDs = append(c.SecurityGroupIDs, shared("sg-", c.VPCIPv4CIDR+"/"+g))
 		}
 	}
-	def(&c.HTTPTokens, "required")
-	def(&c.HTTPEndpoint, "enabled")
+	def(&c.HTTPTokens, defaults.HTTPTokens)
+	def(&c.HTTPEndpoint, defaults.HTTPEndpoint)
 
 	if a := c.IAM; a != nil && reRole.MatchString(a.Role) && reAccount.MatchString(c.AccountID) {
 		seed := c.InstanceID + "/" + a.Role
@@ -116,16 +118,7 @@ func (p *parser) provision(c *Config) {
 	case c.UserData != nil:
 		c.userData = []byte(*c.UserData)
 	case c.UserDataBase64 != nil:
-		b, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(*c.UserDataBase64), ""))
-		if err != nil {
-			var ce base64.CorruptInputError
-			if errors.As(err, &ce) {
-				p.errorf("user_data_base64", "is not valid base64: bad data at character %d (blanks not counted); expected standard base64: A-Z a-z 0-9 + / and = padding", int64(ce)+1)
-			} else {
-				p.errorf("user_data_base64", "is not valid base64: %v", err)
-			}
-		}
-		c.userData = b
+		c.userData, _ = decodeUserData(*c.UserDataBase64) // validate reports an error
 	}
 
 	c.keys = make([]PublicKey, len(c.SSHPublicKeys))
@@ -143,47 +136,21 @@ func (p *parser) provision(c *Config) {
 		c.keys[i] = PublicKey{Name: name, Key: strings.TrimSpace(k)}
 	}
 
-	p.faults(c)
-}
-
-// faults builds the fault table from endpoint_delay_ms and force_status,
-// whose keys are paths in any of the forms a client may send. The keys are
-// taken in file order, so that of two keys meaning the same path the later
-// one is the one reported.
-func (p *parser) faults(c *Config) {
 	c.faults = map[string]Fault{}
 	for _, g := range []struct {
-		group string
-		vals  map[string]int
-		set   func(*Fault, int)
+		vals map[string]int
+		set  func(*Fault, int)
 	}{
-		{"endpoint_delay_ms", c.EndpointDelayMS, func(f *Fault, v int) { f.DelayMS = v }},
-		{"force_status", c.ForceStatus, func(f *Fault, v int) { f.Status = v }},
+		{c.EndpointDelayMS, func(f *Fault, v int) { f.DelayMS = v }},
+		{c.ForceStatus, func(f *Fault, v int) { f.Status = v }},
 	} {
-		origin := map[string]string{} // normalised path -> the key that gave it
-		for _, raw := range p.fileOrder(g.group, g.vals) {
-			kpath := joinKey(g.group, raw)
+		// Two keys meaning one path are an error (validate reports it):
+		// which of them is taken does not matter.
+		for _, raw := range sortedKeys(g.vals) {
 			if imdspath.Clean(raw) == "" {
-				p.errorf(kpath, "names no path: expected one such as meta-data/instance-id, user-data or api/token")
 				continue
 			}
 			key := imdspath.Key(raw)
-			if prev, ok := origin[key]; ok {
-				where := ""
-				if l := p.line(p.keys[p.full(joinKey(g.group, prev))]); l > 0 && p.given(joinKey(g.group, prev)) {
-					where = fmt.Sprintf(" on line %d", l)
-				}
-				meaning := key
-				if key == "" {
-					meaning = "the version's own listing, such as /latest/"
-				}
-				p.errorf(kpath, "names the same path as %q%s (both mean %s); give each path once", prev, where, meaning)
-				continue
-			}
-			origin[key] = raw
-			if !knownTarget(key) {
-				p.warnf(kpath, "matches no request: the paths imdsd serves start with meta-data, dynamic or user-data, or are api/token")
-			}
 			f, ok := c.faults[key]
 			if !ok {
 				f = Fault{DelayMS: -1}
@@ -192,6 +159,120 @@ func (p *parser) faults(c *Config) {
 			c.faults[key] = f
 		}
 	}
+}
+
+// decodeUserData decodes user_data_base64, which may be broken into lines.
+func decodeUserData(s string) ([]byte, error) {
+	return base64.StdEncoding.DecodeString(strings.Join(strings.Fields(s), ""))
+}
+
+// provision fills in the service keys left out with their defaults and
+// resolves paths relative to dir, the configuration file's directory ("":
+// the working directory). A whole number given as 0 turns its protection
+// off, so defaults go by what the file gives, not by zero values.
+// provision reports nothing; p only says what the file gives.
+func (s *Service) provision(p *parser, dir string) {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&s.UnknownClients, "default")
+	if s.TokenKeyFile != "" {
+		s.TokenKeyFile = resolve(dir, s.TokenKeyFile)
+	}
+	if s.InstancesDir != "" {
+		s.InstancesDir = resolve(dir, s.InstancesDir)
+	}
+	for _, k := range []struct {
+		key string
+		v   *int
+		def int
+	}{
+		{"max_connections", &s.MaxConnections, DefaultMaxConnections},
+		{"max_connections_per_client", &s.MaxConnectionsPerClient, DefaultMaxConnectionsPerClient},
+		{"header_timeout_ms", &s.HeaderTimeoutMS, DefaultHeaderTimeoutMS},
+		{"max_header_bytes", &s.MaxHeaderBytes, DefaultMaxHeaderBytes},
+	} {
+		if !p.given(k.key) {
+			*k.v = k.def
+		}
+	}
+	if s.RateLimit == nil {
+		s.RateLimit = &RateLimit{}
+	}
+	r := s.RateLimit
+	if !p.given("rate_limit.requests_per_second") {
+		r.RequestsPerSecond = DefaultRequestsPerSecond
+	}
+	if !p.given("rate_limit.burst") {
+		r.Burst = 2 * r.RequestsPerSecond
+	}
+	def(&r.Action, "delay")
+}
+
+// resolve makes a path from the configuration relative to its file's
+// directory.
+func resolve(dir, path string) string {
+	if filepath.IsAbs(path) || dir == "" {
+		return path
+	}
+	return filepath.Join(dir, path)
+}
+
+// provision fills in the entry: its instance, then the clients and the
+// local address from match and listen, leaving out what does not parse
+// (validate reports it).
+func (e *Entry) provision() {
+	e.Instance.provision()
+	e.Clients = nil
+	for _, s := range e.Match {
+		if pf, err := parseMatch(s); err == nil {
+			e.Clients = append(e.Clients, pf)
+		}
+	}
+	e.Local = netip.AddrPort{}
+	if e.Listen != "" {
+		e.Local, _ = parseListen(e.Listen)
+	}
+}
+
+// parseMatch reads "10.0.0.11", "10.0.1.0/28", "fd00::11" or "fd00::/64";
+// IPv4-mapped IPv6 is taken as IPv4.
+func parseMatch(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		pf, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		if pf.Addr().Is4In6() {
+			bits := pf.Bits() - 96
+			if bits < 0 {
+				return netip.Prefix{}, fmt.Errorf("prefix too short for IPv4")
+			}
+			pf = netip.PrefixFrom(pf.Addr().Unmap(), bits)
+		}
+		return pf.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// parseListen reads "169.254.169.254", "169.254.169.254:80" or
+// "[fd00:ec2::254]:80"; port 0 means any port.
+func parseListen(s string) (netip.AddrPort, error) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
+	}
+	a, err := netip.ParseAddr(strings.Trim(s, "[]"))
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	return netip.AddrPortFrom(a.Unmap(), 0), nil
 }
 
 // knownTarget reports whether a normalised fault path (an [imdspath.Key])
@@ -203,16 +284,6 @@ func knownTarget(key string) bool {
 		return true
 	}
 	return key == "api/token"
-}
-
-// fileOrder returns the keys of the object at group in the order the file
-// gives them.
-func (p *parser) fileOrder(group string, m map[string]int) []string {
-	ks := sortedKeys(m)
-	sort.SliceStable(ks, func(i, j int) bool {
-		return p.keys[p.full(joinKey(group, ks[i]))] < p.keys[p.full(joinKey(group, ks[j]))]
-	})
-	return ks
 }
 
 // internalDomain is the domain of EC2's private host names in region.

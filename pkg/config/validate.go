@@ -3,12 +3,17 @@ package config
 import (
 	"encoding/base64"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/imdsd/imdsd/internal/imdspath"
+	"github.com/imdsd/imdsd/internal/strictjson"
 )
 
 var (
@@ -39,19 +44,81 @@ var keyTypes = map[string]bool{
 // waits.
 const maxDelayMS = 600_000
 
-// intRange describes the values the whole-number key at path takes.
-func intRange(path string) string {
-	if strings.HasPrefix(path, "force_status") {
-		return "expected a status from 200 to 599, such as 404 or 503"
+// MaxHopLimit is the largest token_hop_limit EC2 accepts.
+const MaxHopLimit = 64
+
+// intRange is the values a whole-number key takes, and how a message says
+// it.
+type intRange struct {
+	min, max int
+	expect   string
+}
+
+// ranges are the values of every whole-number key, by field path ("[]"
+// for a map's values): the one table that the checks and the messages
+// about numbers too large to read take them from.
+var ranges = map[string]intRange{
+	"default_delay_ms":               {0, maxDelayMS, "expected 0 to 600000 milliseconds"},
+	"endpoint_delay_ms[]":            {0, maxDelayMS, "expected 0 to 600000 milliseconds"},
+	"force_status[]":                 {200, 599, "expected a status from 200 to 599, such as 404 or 503"},
+	"token_hop_limit":                {1, MaxHopLimit, "expected 1 to 64, as EC2's http-put-response-hop-limit"},
+	"max_connections":                {0, 1_000_000, "expected 0 to 1000000 connections (0: no cap)"},
+	"max_connections_per_client":     {0, 1_000_000, "expected 0 to 1000000 connections (0: no cap)"},
+	"header_timeout_ms":              {100, 600_000, "expected 100 to 600000 milliseconds"},
+	"max_header_bytes":               {1024, 65536, "expected 1024 to 65536 bytes"},
+	"rate_limit.requests_per_second": {0, 1_000_000, "expected 0 (no limit) to 1000000"},
+	"rate_limit.burst":               {1, 1_000_000, "expected 1 to 1000000 requests"},
+}
+
+// rangeOf returns the range of the whole-number key at field path field.
+func rangeOf(field string) intRange {
+	if r, ok := ranges[instanceField(field)]; ok {
+		return r
 	}
-	return "expected 0 to " + strconv.Itoa(maxDelayMS) + " milliseconds"
+	panic("config: no range for whole-number key " + field) // a key added without its range
+}
+
+// inRange checks the whole number v of the key at path, whose field path
+// is field.
+func (p *parser) inRange(path, field string, v int) {
+	if r := rangeOf(field); v < r.min || v > r.max {
+		p.errorf(path, "%d is out of range: %s", v, r.expect)
+	}
+}
+
+// examples show the expected form of the keys whose values are lists or
+// objects, for messages about values of the wrong type.
+var examples = map[string]string{
+	"ssh_public_keys":    `["ssh-ed25519 AAAAC3Nz... user@host"]`,
+	"security_groups":    `["default"]`,
+	"security_group_ids": `["sg-0123456789abcdef0"]`,
+	"endpoint_delay_ms":  `{"meta-data/instance-id": 2000}`,
+	"force_status":       `{"meta-data/instance-id": 503}`,
+	"tags":               `{"Name": "web"}`,
+	"iam":                `{"role": "web"}`,
 }
 
 // validate rejects values a client cannot use and warns about values a
-// client will trip on. A value that is empty here was left out and could
-// not be derived because what it derives from is invalid, which has its own
-// error; it is not reported again.
-func (p *parser) validate(c *Config) {
+// client will trip on; it changes nothing. A value that is empty here was
+// left out and could not be derived because what it derives from is
+// invalid, which has its own error; it is not reported again. p is scoped
+// to the instance. Validating one instance needs nothing but the instance
+// and where its keys were.
+func (c *Instance) validate(p *parser) {
+	// First the values provisioning passed over (broken base64, fault
+	// paths), so that messages on one key keep their order.
+	if c.UserData == nil && c.UserDataBase64 != nil {
+		if _, err := decodeUserData(*c.UserDataBase64); err != nil {
+			var ce base64.CorruptInputError
+			if errors.As(err, &ce) {
+				p.errorf("user_data_base64", "is not valid base64: bad data at character %d (blanks not counted); expected standard base64: A-Z a-z 0-9 + / and = padding", int64(ce)+1)
+			} else {
+				p.errorf("user_data_base64", "is not valid base64: %v", err)
+			}
+		}
+	}
+	c.validateFaults(p)
+
 	switch id := c.InstanceID; {
 	case !reInstanceID.MatchString(id):
 		p.errorf("instance_id", "%s is not an instance id: expected \"i-\" followed by letters or digits, such as i-0123456789abcdef0", quote(id))
@@ -116,19 +183,13 @@ func (p *parser) validate(c *Config) {
 		p.errorf(key, "is %d bytes%s: EC2 allows at most %d bytes (16 KiB) of user-data", len(c.userData), how, MaxUserData)
 	}
 
-	if c.DefaultDelayMS < 0 || c.DefaultDelayMS > maxDelayMS {
-		p.errorf("default_delay_ms", "%d is out of range: %s", c.DefaultDelayMS, intRange("default_delay_ms"))
-	}
+	p.inRange("default_delay_ms", "default_delay_ms", c.DefaultDelayMS)
 	for _, k := range sortedKeys(c.EndpointDelayMS) {
-		if ms := c.EndpointDelayMS[k]; ms < 0 || ms > maxDelayMS {
-			path := joinKey("endpoint_delay_ms", k)
-			p.errorf(path, "%d is out of range: %s", ms, intRange(path))
-		}
+		p.inRange(joinKey("endpoint_delay_ms", k), "endpoint_delay_ms[]", c.EndpointDelayMS[k])
 	}
 	for _, k := range sortedKeys(c.ForceStatus) {
-		if st := c.ForceStatus[k]; st < 200 || st > 599 || http.StatusText(st) == "" {
-			path := joinKey("force_status", k)
-			p.errorf(path, "%d is not an HTTP status code: %s", st, intRange(path))
+		if st, r := c.ForceStatus[k], rangeOf("force_status[]"); st < r.min || st > r.max || http.StatusText(st) == "" {
+			p.errorf(joinKey("force_status", k), "%d is not an HTTP status code: %s", st, r.expect)
 		}
 	}
 
@@ -236,12 +297,7 @@ func (p *parser) validate(c *Config) {
 // kept, so that a derivation gone wrong never passes silently.
 func (p *parser) dropDerived() {
 	derived := func(path string) bool { // path is a full path, as in Error.Key
-		for k := path; k != ""; k = parentPath(k) {
-			if _, ok := p.keys[k]; ok {
-				return false
-			}
-		}
-		return true
+		return p.doc.Offset(path) < 0
 	}
 	var kept ErrorList
 	for _, e := range p.errs {
@@ -392,4 +448,185 @@ func isDigits(s string) bool {
 		}
 	}
 	return true
+}
+
+// joinKey extends a key path; see [strictjson.JoinKey].
+func joinKey(path, key string) string { return strictjson.JoinKey(path, key) }
+
+// quote quotes s for a message, shortened to its first 40 characters.
+func quote(s string) string { return strictjson.Quote(s) }
+
+// validateFaults reports fault paths that name no path, two keys naming
+// one path, and paths no request can match. The keys are taken in file
+// order, so that of two keys meaning the same path the later one is the
+// one reported.
+func (c *Instance) validateFaults(p *parser) {
+	for _, g := range []struct {
+		group string
+		vals  map[string]int
+	}{
+		{"endpoint_delay_ms", c.EndpointDelayMS},
+		{"force_status", c.ForceStatus},
+	} {
+		origin := map[string]string{} // normalised path -> the key that gave it
+		for _, raw := range p.fileOrder(g.group, g.vals) {
+			kpath := joinKey(g.group, raw)
+			if imdspath.Clean(raw) == "" {
+				p.errorf(kpath, "names no path: expected one such as meta-data/instance-id, user-data or api/token")
+				continue
+			}
+			key := imdspath.Key(raw)
+			if prev, ok := origin[key]; ok {
+				where := ""
+				if prevPath := joinKey(g.group, prev); p.given(prevPath) {
+					if l := p.doc.Line(p.doc.KeyOffset(p.full(prevPath))); l > 0 {
+						where = fmt.Sprintf(" on line %d", l)
+					}
+				}
+				meaning := key
+				if key == "" {
+					meaning = "the version's own listing, such as /latest/"
+				}
+				p.errorf(kpath, "names the same path as %q%s (both mean %s); give each path once", prev, where, meaning)
+				continue
+			}
+			origin[key] = raw
+			if !knownTarget(key) {
+				p.warnf(kpath, "matches no request: the paths imdsd serves start with meta-data, dynamic or user-data, or are api/token")
+			}
+		}
+	}
+}
+
+// fileOrder returns the keys of the object at group in the order the file
+// gives them; inherited keys, which it does not give, come first.
+func (p *parser) fileOrder(group string, m map[string]int) []string {
+	ks := sortedKeys(m)
+	off := func(k string) int64 { return max(p.doc.KeyOffset(p.full(joinKey(group, k))), 0) }
+	sort.SliceStable(ks, func(i, j int) bool { return off(ks[i]) < off(ks[j]) })
+	return ks
+}
+
+// validate checks the service keys. entries says whether the file has
+// instances of its own.
+func (s *Service) validate(p *parser, entries bool) {
+	switch s.UnknownClients {
+	case "default", "deny":
+	default:
+		p.errorf("unknown_clients", "%s is not a valid value: expected \"default\" (serve the top-level values) or \"deny\" (answer 403)", quote(s.UnknownClients))
+	}
+	if p.given("token_hop_limit") {
+		p.inRange("token_hop_limit", "token_hop_limit", s.TokenHopLimit)
+	}
+	for _, k := range []struct {
+		key string
+		v   int
+	}{
+		{"max_connections", s.MaxConnections},
+		{"max_connections_per_client", s.MaxConnectionsPerClient},
+		{"header_timeout_ms", s.HeaderTimeoutMS},
+		{"max_header_bytes", s.MaxHeaderBytes},
+	} {
+		if p.given(k.key) {
+			p.inRange(k.key, k.key, k.v)
+		}
+	}
+	r := s.RateLimit
+	p.inRange("rate_limit.requests_per_second", "rate_limit.requests_per_second", r.RequestsPerSecond)
+	if p.given("rate_limit.burst") {
+		p.inRange("rate_limit.burst", "rate_limit.burst", r.Burst)
+	}
+	switch r.Action {
+	case "delay", "429", "503":
+	default:
+		p.errorf("rate_limit.action", "%s is not a valid value: expected \"delay\" (as EC2), \"429\" or \"503\"", quote(r.Action))
+	}
+	if s.UnknownClients == "deny" && !entries && s.InstancesDir == "" {
+		p.warnf("unknown_clients", "is \"deny\" but no instances are configured: every client is refused")
+	}
+}
+
+// validate checks a completed entry: its instance, its match and its
+// listen. p is scoped to the entry. An error about a value the entry
+// inherits (found in topMsgs, the top level's errors by key and message)
+// is said once, at the top level.
+func (e *Entry) validate(p *parser, topMsgs map[string]bool) {
+	e.Instance.validate(p)
+	if len(e.Match) == 0 && !p.isBad("match") {
+		p.errorf("match", "is missing: give the addresses or networks of the guests this instance serves, such as [\"10.0.0.11\", \"10.0.1.0/28\"]")
+	}
+	for j, s := range e.Match {
+		pf, err := parseMatch(s)
+		if err != nil {
+			p.errorf("match["+strconv.Itoa(j)+"]", "%s is not an address or network: expected one such as 10.0.0.11, 10.0.1.0/28 or fd00::11", quote(s))
+			continue
+		}
+		if linkLocal(pf) {
+			p.warnf("match["+strconv.Itoa(j)+"]", "%s is link-local: any guest on the link can send from it and get this instance's user-data and credentials, unless a filter keeps each guest to its own address (see MANY GUESTS in imdsd(8)); match the guest's own unique address instead", pf)
+		}
+	}
+	if e.Listen != "" {
+		if _, err := parseListen(e.Listen); err != nil {
+			p.errorf("listen", "%s is not a local address: expected an address, or an address and port, such as 169.254.169.254 or 169.254.169.254:80", quote(e.Listen))
+		}
+	}
+	kept := p.errs[:0]
+	for _, err := range p.errs {
+		rel := strings.TrimPrefix(strings.TrimPrefix(err.Key, p.scope), ".")
+		if !p.given(rel) && topMsgs[rel+"\x00"+err.Msg] {
+			continue
+		}
+		kept = append(kept, err)
+	}
+	p.errs = kept
+}
+
+// linkLocal reports whether pf holds link-local addresses (fe80::/10,
+// 169.254.0.0/16), which nothing ties to one guest.
+func linkLocal(pf netip.Prefix) bool {
+	return pf.Overlaps(netip.MustParsePrefix("fe80::/10")) || pf.Overlaps(netip.MustParsePrefix("169.254.0.0/16"))
+}
+
+// checkedEntry is an entry already cross-checked, and where its keys are.
+type checkedEntry struct {
+	e             *Entry
+	matchAt, idAt string
+}
+
+// listenOverlap reports whether two entries' listen restrictions can both
+// apply to one connection.
+func listenOverlap(a, b netip.AddrPort) bool {
+	if !a.IsValid() || !b.IsValid() {
+		return true
+	}
+	return a.Addr() == b.Addr() && (a.Port() == 0 || b.Port() == 0 || a.Port() == b.Port())
+}
+
+// crossCheck reports e's clients that another entry serves too and an
+// instance id used twice, naming both places; prev are the entries before
+// e. p is scoped to e; inherited says e's instance_id is the top level's.
+func crossCheck(prev []checkedEntry, e *Entry, p *parser, inherited bool) []checkedEntry {
+	for j, pf := range e.Clients {
+		key := "match[" + strconv.Itoa(j) + "]"
+		for _, q := range prev {
+			for _, qf := range q.e.Clients {
+				if pf.Overlaps(qf) && listenOverlap(e.Local, q.e.Local) {
+					p.errorf(key, "%s overlaps %s of the instance at %s: a client would belong to two instances", pf, qf, q.matchAt)
+				}
+			}
+		}
+	}
+	idAt := p.where("instance_id")
+	for _, q := range prev {
+		if q.idAt != "" && q.e.InstanceID == e.InstanceID {
+			why := ""
+			if inherited {
+				why = " (inherited from the top level)"
+			}
+			p.errorf("instance_id", "%s%s is also the instance id of the instance at %s; give each instance its own instance_id", quote(e.InstanceID), why, q.idAt)
+			idAt = ""
+			break
+		}
+	}
+	return append(prev, checkedEntry{e: e, matchAt: p.where("match"), idAt: idAt})
 }

@@ -135,10 +135,10 @@ func TestGet(t *testing.T) {
 		path string
 		want string
 	}{
-		{"meta-data/instance-id", "i-1234567890"},
-		{"/latest/meta-data/instance-id", "i-1234567890"},
-		{"latest//meta-data/./instance-id/", "i-1234567890"},
-		{"2009-04-04/meta-data/instance-id", "i-1234567890"},
+		{"meta-data/instance-id", "i-1234567890abcdef0"},
+		{"/latest/meta-data/instance-id", "i-1234567890abcdef0"},
+		{"latest//meta-data/./instance-id/", "i-1234567890abcdef0"},
+		{"2009-04-04/meta-data/instance-id", "i-1234567890abcdef0"},
 		{"meta-data/public-keys/0/openssh-key", "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQDkey1\n"},
 		{"meta-data/public-keys", "0=key-0\n1=key-1"},
 		{"meta-data/placement/", "availability-zone\navailability-zone-id\nregion"},
@@ -190,7 +190,7 @@ func TestTokenRefreshAfterExpiry(t *testing.T) {
 	}
 	s.clock.Advance(1500 * time.Millisecond) // the server's token has expired; the client does not know
 	got, err := c.Get(ctx, "meta-data/instance-id")
-	if err != nil || string(got) != "i-1234567890" {
+	if err != nil || string(got) != "i-1234567890abcdef0" {
 		t.Fatalf("after expiry: %q, %v", got, err)
 	}
 	if n := s.log.count("GET /latest/meta-data/instance-id 401"); n != 1 {

@@ -54,7 +54,7 @@ func TestWalkWholeTree(t *testing.T) {
 			if len(failed) > 0 {
 				t.Fatalf("errors at %v", failed)
 			}
-			tree := metadata.Build(s.srv.Config(), epoch)
+			tree := metadata.Build(&s.srv.Config().Instance, epoch)
 			var want []string
 			for _, p := range tree.Paths() {
 				if !tree.Lookup(p).Dir {

@@ -2,10 +2,18 @@
 // the tests of IMDS clients, the way net/http/httptest does for HTTP: on a
 // loopback port, stopped and cleaned up when the test ends.
 //
-//	srv, addr := imdstest.Start(t, imdstest.Config(t, `{"http_tokens": "optional"}`), server.Options{})
-//	client, err := imdsclient.New(imdsclient.Options{Endpoint: "http://" + addr})
+//	func TestMyClient(t *testing.T) {
+//		srv, addr := imdstest.Start(t, imdstest.Config(t, `{"http_tokens": "optional"}`), server.Options{})
+//		client, err := imdsclient.New(imdsclient.Options{Endpoint: addr})
+//		if err != nil {
+//			t.Fatal(err)
+//		}
+//		id, err := client.Get(context.Background(), "meta-data/instance-id")
+//		...
+//		srv.Reload(imdstest.Config(t, `{"instance_id": "i-0123456789abcdef1"}`))
+//	}
 //
-// See the package example for a whole test.
+// TestPackageComment in the package's tests runs this.
 package imdstest
 
 import (
@@ -19,16 +27,21 @@ import (
 	"github.com/imdsd/imdsd/pkg/server"
 )
 
-// Config parses cfgJSON, or returns the built-in default for "", failing
-// the test if it does not load.
+// Config parses cfgJSON, or loads the built-in default for "", failing
+// the test with every problem if it does not load.
 func Config(t testing.TB, cfgJSON string) *config.Config {
 	t.Helper()
+	var (
+		cfg *config.Config
+		err error
+	)
 	if cfgJSON == "" {
-		return config.Default()
+		cfg, _, err = config.Load("")
+	} else {
+		cfg, _, err = config.Parse("test.json", []byte(cfgJSON))
 	}
-	cfg, _, err := config.Parse("test.json", []byte(cfgJSON))
 	if err != nil {
-		t.Fatalf("imdstest: config: %v", err)
+		t.Fatalf("imdstest: config:\n%v", err)
 	}
 	return cfg
 }

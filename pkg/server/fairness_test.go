@@ -49,8 +49,7 @@ func TestRateLimitByGuest(t *testing.T) {
 func TestOneGuestCannotStarveAnother(t *testing.T) {
 	ts := start(t, `{"http_tokens": "optional", "header_timeout_ms": 30000,
 		"max_connections": 8, "max_connections_per_client": 8,
-		"instances": [{"match": ["127.0.1.10"], "instance_id": "i-0000000000000000a"}]}`,
-		func(o *Options) { o.ReadHeaderTimeout = 0 })
+		"instances": [{"match": ["127.0.1.10"], "instance_id": "i-0000000000000000a"}]}`)
 	var held []net.Conn
 	defer func() {
 		for _, c := range held {

@@ -55,6 +55,9 @@ const maxDrain = 256 << 10
 type front struct {
 	readHeaderTimeout time.Duration
 	maxHeader         int // max_header_bytes; a head may take 4096 more, as in net/http
+	// handler answers the parsed requests: the Server itself, or a
+	// wrapper a test puts around it.
+	handler http.Handler
 
 	mu        sync.Mutex
 	closing   bool
@@ -226,7 +229,7 @@ func (s *Server) serveConn(fc *frontConn) {
 	r = r.WithContext(ctx)
 
 	w := &frontWriter{c: c, h: make(http.Header, 8)}
-	s.ServeHTTP(w, r)
+	s.fe.handler.ServeHTTP(w, r)
 	ctx.stopWatching()
 	w.flush(r)
 	if r.ContentLength != 0 || len(rest) > 0 || ctx.unread {

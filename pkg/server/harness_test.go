@@ -173,8 +173,8 @@ func start(t testing.TB, cfgJSON string, mods ...func(*Options)) *testServer {
 // in flight. It keeps the last 64 unread. Call it before Serve.
 func handlerEntered(srv *Server) <-chan struct{} {
 	ch := make(chan struct{}, 64)
-	h := srv.http.Handler
-	srv.http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := srv.fe.handler
+	srv.fe.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case ch <- struct{}{}:
 		default:

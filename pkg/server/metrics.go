@@ -40,7 +40,9 @@ func newMetrics(version string) *metrics {
 	m.rejected = f("tokens_rejected_total", "Requests whose token was refused, by reason: malformed, invalid (forged, or another guest's), expired.", "reason")
 	m.limited = f("rate_limited_total", "Requests over their client's rate, by what was done: delayed or refused.", "action")
 	m.refused = f("connections_refused_total", "Connections closed on accept for being over a cap: total or per_client.", "cap")
-	m.perGuest = f("guest_requests_total", "Requests by instance: a guest's instance id, or \"default\".", "instance_id")
+	// "guest" is the client, "instance" what it is served (see state);
+	// the name is kept as imdsd(8) documents it.
+	m.perGuest = f("guest_requests_total", "Requests from guests, by the instance served: an entry's instance id, or \"default\".", "instance_id")
 	m.panics = f("panics_total", "Requests whose handling panicked (answered 500).").WithLabelValues()
 	m.clientGone = f("clients_gone_total", "Clients that left during an injected delay or rate-limit wait.").WithLabelValues()
 	m.logDropped = f("access_log_dropped_total", "Access log lines dropped because the log destination fell behind (its buffer was full).").WithLabelValues()

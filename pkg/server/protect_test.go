@@ -147,9 +147,8 @@ func TestGuestMetricsForgotten(t *testing.T) {
 }
 
 func TestHeaderTimeoutFromConfig(t *testing.T) {
-	// header_timeout_ms, not an Options override, cuts off a client that
-	// sends nothing.
-	ts := start(t, `{"header_timeout_ms": 200}`, func(o *Options) { o.ReadHeaderTimeout = 0 })
+	// header_timeout_ms cuts off a client that sends nothing.
+	ts := start(t, `{"header_timeout_ms": 200}`)
 	c, err := net.Dial("tcp", ts.addr)
 	if err != nil {
 		t.Fatal(err)

@@ -1,17 +1,15 @@
-// Package server is the imdsd HTTP service: it answers EC2 instance metadata
-// requests for a configuration, speaking IMDSv2 and framing every response
-// the way EC2 does.
+// Package server answers EC2 instance metadata requests over HTTP for a
+// configuration: it picks the instance a client gets, speaks IMDSv2, frames
+// every response the way EC2 does and protects itself from clients that
+// take too much (connection caps, header limits, rate limits). It is the
+// part of imdsd that another Go program embeds; running it as a daemon
+// (signals, reloads from a file, systemd) is not its job.
 //
-// A Server is embeddable: create it with [New], hand it one or more
-// listeners with [Server.Serve], swap its configuration with
-// [Server.Reload] and stop it with [Server.Shutdown]. Tokens stay valid
-// across reloads because the sealing key belongs to the Server, not to the
-// configuration.
-//
-//	srv, err := server.New(config.Default(), server.Options{})
-//	ln, err := net.Listen("tcp", "127.0.0.1:0")
-//	go srv.Serve(ln)
-//	defer srv.Shutdown(ctx)
+// Create a Server with [New], hand it one or more listeners with
+// [Server.Serve], swap its configuration with [Server.Reload] and stop it
+// with [Server.Shutdown]. Tokens stay valid across reloads because the
+// sealing key belongs to the Server, not to the configuration. See the
+// package's example.
 package server
 
 import (
@@ -65,10 +63,6 @@ type Options struct {
 	// one clock decides everything. Nil means time.Now. Injected delays
 	// and network deadlines always use real time.
 	Now func() time.Time
-	// ReadHeaderTimeout bounds how long a client may take to send its
-	// request head. Zero means the configuration's header_timeout_ms, read
-	// when the server is made.
-	ReadHeaderTimeout time.Duration
 	// Version is reported by the imdsd_build_info metric.
 	Version string
 }
@@ -91,22 +85,29 @@ type Server struct {
 	labels   map[string]bool // the instance_id labels being served
 }
 
+// Words: a guest is a client (a VM, a jail) and is known by its source
+// address; an instance is the metadata a guest is served. Each entry of the
+// configuration serves one instance to the guests it matches; the default
+// instance serves the others.
+
 // state is everything a configuration determines, swapped as one on reload.
 type state struct {
 	cfg *config.Config // the top level: service settings
-	def *instance      // what clients no guest matches get; nil: refused
-	// Guests by client address: exact addresses first, then networks.
+	def *instance      // what guests no entry matches get; nil: refused
+	// Entries' instances by client address: exact addresses first, then
+	// networks.
 	exact map[netip.Addr][]*instance
 	nets  []*instance
 }
 
-// instance is one guest's metadata, or the default one.
+// instance is the instance of one entry, or the default one, ready to
+// serve.
 type instance struct {
-	cfg  *config.Config
+	cfg  *config.Instance
 	tree *metadata.Tree
-	// id is bound into the instance's tokens: a guest's instance id. The
+	// id is bound into the instance's tokens: an entry's instance id. The
 	// default instance has none, so that its tokens survive a reload that
-	// changes its values; a guest whose instance id changes is another
+	// changes its values; an entry whose instance id changes is another
 	// instance, and its old tokens no longer open.
 	id       []byte
 	listen   netip.AddrPort
@@ -116,7 +117,7 @@ type instance struct {
 	count    prometheus.Counter // its guest_requests_total
 }
 
-func newInstance(cfg *config.Config, launched time.Time) *instance {
+func newInstance(cfg *config.Instance, launched time.Time) *instance {
 	tree := metadata.Build(cfg, launched)
 	return &instance{cfg: cfg, tree: tree, label: "default",
 		modified: []string{tree.Modified.UTC().Format(http.TimeFormat)}}
@@ -126,14 +127,14 @@ func newInstance(cfg *config.Config, launched time.Time) *instance {
 func newState(cfg *config.Config, launched time.Time) *state {
 	st := &state{cfg: cfg, exact: map[netip.Addr][]*instance{}}
 	if !cfg.DenyUnknown() {
-		st.def = newInstance(cfg, launched)
+		st.def = newInstance(&cfg.Instance, launched)
 	}
-	for _, g := range cfg.Guests() {
-		in := newInstance(g.Config, launched)
-		in.listen, in.match = g.Listen, g.Match
-		in.id = []byte(g.Config.InstanceID)
-		in.label = g.Config.InstanceID
-		for _, pf := range g.Match {
+	for _, e := range cfg.Entries() {
+		in := newInstance(&e.Instance, launched)
+		in.listen, in.match = e.Local, e.Clients
+		in.id = []byte(e.InstanceID)
+		in.label = e.InstanceID
+		for _, pf := range e.Clients {
 			if pf.IsSingleIP() {
 				st.exact[pf.Addr()] = append(st.exact[pf.Addr()], in)
 			} else {
@@ -224,11 +225,11 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.ReadHeaderTimeout == 0 {
-		opts.ReadHeaderTimeout = time.Duration(cfg.HeaderTimeoutMS) * time.Millisecond
-	}
-	if opts.ReadHeaderTimeout <= 0 {
-		opts.ReadHeaderTimeout = time.Duration(config.DefaultHeaderTimeoutMS) * time.Millisecond
+	// Read here once, for every connection of the Server's life: a reload
+	// does not change them (see config.NeedsRestart).
+	headerTimeout := time.Duration(cfg.HeaderTimeoutMS) * time.Millisecond
+	if headerTimeout <= 0 {
+		headerTimeout = time.Duration(config.DefaultHeaderTimeoutMS) * time.Millisecond
 	}
 	maxHeader := cfg.MaxHeaderBytes
 	if maxHeader <= 0 || maxHeader > hostheader.MaxHead {
@@ -255,13 +256,15 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		hv:       newHeaderValues(),
 	}
 	s.alog = newAccessLog(opts, s.metrics)
-	s.fe.readHeaderTimeout, s.fe.maxHeader = opts.ReadHeaderTimeout, maxHeader
+	s.fe.readHeaderTimeout, s.fe.maxHeader, s.fe.handler = headerTimeout, maxHeader, s
 	s.Reload(cfg)
 	return s, nil
 }
 
-// Reload swaps in a new configuration, which must not be nil. Requests already being answered
-// finish with the old one; tokens issued before stay valid.
+// Reload swaps in a new configuration, which must not be nil. Requests
+// already being answered finish with the old one; tokens issued before stay
+// valid. The keys [config.NeedsRestart] names keep the values the Server
+// was made with.
 func (s *Server) Reload(cfg *config.Config) {
 	st := newState(cfg, s.launched)
 	labels := map[string]bool{}
@@ -289,7 +292,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.alog.start()
 	limited := connlimit.New(ln, func() connlimit.Limits {
 		cfg := s.state.Load().cfg
-		return connlimit.Limits{Total: cfg.MaxConnections, PerClient: cfg.MaxConnectionsPerClient, Guests: len(cfg.Guests())}
+		return connlimit.Limits{Total: cfg.MaxConnections, PerClient: cfg.MaxConnectionsPerClient, Guests: len(cfg.Entries())}
 	}, func(remote netip.Addr, local netip.AddrPort) guestkey.Key {
 		return s.state.Load().guestKey(remote, local)
 	}, func(perClient bool) {

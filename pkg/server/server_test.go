@@ -928,7 +928,7 @@ func TestPanic(t *testing.T) {
 	ts := start(t, cfgOptional)
 	good := ts.srv.state.Load()
 	// An instance without a tree makes the lookup dereference nil.
-	ts.srv.state.Store(&state{cfg: good.cfg, def: &instance{cfg: good.cfg}})
+	ts.srv.state.Store(&state{cfg: good.cfg, def: &instance{cfg: &good.cfg.Instance}})
 	page := string(ErrorPage(500))
 	r := ts.exchange(t, req("GET", "/latest/meta-data/instance-id"))
 	expect{status: 500, ctype: "text/html", body: &page, ttl: "-"}.check(t, r)
@@ -990,7 +990,7 @@ func TestAccessLog(t *testing.T) {
 // TestReadHeaderTimeout checks that a client that sends nothing, or half a
 // head, is cut off.
 func TestReadHeaderTimeout(t *testing.T) {
-	ts := start(t, cfgOptional, func(o *Options) { o.ReadHeaderTimeout = 100 * time.Millisecond })
+	ts := start(t, `{"http_tokens": "optional", "header_timeout_ms": 100}`)
 	for _, send := range []string{"", "GET // HTTP/1.1\r\n", "GET // HTTP/1.1\r\nX-aws-ec2-metadata-token: abc"} {
 		t.Run(fmt.Sprintf("%q", send), func(t *testing.T) {
 			c, err := net.Dial("tcp", ts.addr)
@@ -1052,7 +1052,7 @@ func TestNew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if srv.Config().InstanceID != "i-1234567890" {
+	if srv.Config().InstanceID != "i-1234567890abcdef0" {
 		t.Errorf("Config() = %+v", srv.Config())
 	}
 	// Shutdown before and after Serve: Serve returns nil.
