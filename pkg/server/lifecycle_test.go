@@ -66,7 +66,7 @@ func TestLifecycleGolden(t *testing.T) {
 		name  string
 		after time.Duration
 	}{
-		{"start", 0},             // events: the active and past ones; nothing else yet
+		{"start", 0}, // events: the active and past ones; nothing else yet
 		{"asg_inservice", 5 * time.Second},
 		{"event_stop", 30 * time.Second},
 		{"rebalance", 60 * time.Second},
