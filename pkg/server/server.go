@@ -65,6 +65,12 @@ type Options struct {
 	Now func() time.Time
 	// Version is reported by the imdsd_build_info metric.
 	Version string
+	// MACResolver finds the MAC addresses of clients, for configurations
+	// whose entries match guests by MAC address. Nil means the host's
+	// neighbour table (ARP and NDP entries), read through a cache that
+	// keeps answers for NeighbourTTL and lasts as long as the Server. It
+	// is not used by a configuration that matches by address alone.
+	MACResolver MACResolver
 }
 
 // Server answers metadata requests. Its methods are safe for concurrent use.
@@ -83,6 +89,8 @@ type Server struct {
 	hv       headerValues
 	reloadMu sync.Mutex      // orders reloads
 	labels   map[string]bool // the instance_id labels being served
+	macs     MACResolver     // for entries matching by MAC address (mac.go)
+	unknown  unknownLog      // rate-limits the lines about unknown MAC addresses
 }
 
 // Words: a guest is a client (a VM, a jail) and is known by its source
@@ -98,6 +106,7 @@ type state struct {
 	// networks.
 	exact map[netip.Addr][]*instance
 	nets  []*instance
+	mac   *macTable // entries' instances by MAC address; nil: none match by MAC (mac.go)
 }
 
 // instance is the instance of one entry, or the default one, ready to
@@ -115,6 +124,11 @@ type instance struct {
 	label    string             // the metrics' instance_id label
 	modified []string           // Last-Modified of its answers
 	count    prometheus.Counter // its guest_requests_total
+	// entry is the entry of an instance that matches by MAC address;
+	// mac, the client's MAC address, for the instance made for one client
+	// matched by it (mac.go), bound into its tokens.
+	entry *config.Entry
+	mac   net.HardwareAddr
 }
 
 func newInstance(cfg *config.Instance, launched time.Time) *instance {
@@ -141,6 +155,7 @@ func newState(cfg *config.Config, launched time.Time) *state {
 				st.nets = append(st.nets, in)
 			}
 		}
+		st.addMACs(e, in, launched)
 	}
 	return st
 }
@@ -165,16 +180,44 @@ func (st *state) each(f func(*instance)) {
 			f(in)
 		}
 	}
+	if st.mac != nil {
+		for _, ins := range st.mac.byMAC {
+			for _, in := range ins {
+				if !seen[in] {
+					seen[in] = true
+					f(in)
+				}
+			}
+		}
+	}
 }
 
 // instanceFor returns the instance serving a client at addr that connected
-// to local, or nil when the client is refused.
+// to local, by address alone, or nil when the client is refused. Entries
+// matching by MAC address are [Server.clientInstance]'s.
 func (st *state) instanceFor(addr netip.Addr, local netip.AddrPort) *instance {
+	if in := st.exactFor(addr, local); in != nil {
+		return in
+	}
+	if in := st.netFor(addr, local); in != nil {
+		return in
+	}
+	return st.def
+}
+
+// exactFor returns the instance whose match names addr itself, or nil.
+func (st *state) exactFor(addr netip.Addr, local netip.AddrPort) *instance {
 	for _, in := range st.exact[addr] {
 		if in.serves(local) {
 			return in
 		}
 	}
+	return nil
+}
+
+// netFor returns the instance whose match holds a network containing
+// addr, or nil.
+func (st *state) netFor(addr netip.Addr, local netip.AddrPort) *instance {
 	for _, in := range st.nets {
 		if in.serves(local) {
 			for _, pf := range in.match {
@@ -184,7 +227,7 @@ func (st *state) instanceFor(addr netip.Addr, local netip.AddrPort) *instance {
 			}
 		}
 	}
-	return st.def
+	return nil
 }
 
 // guestKey says whom a client at addr connecting to local counts against
@@ -254,6 +297,10 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		metrics:  newMetrics(opts.Version),
 		limiter:  ratelimit.New(),
 		hv:       newHeaderValues(),
+		macs:     opts.MACResolver,
+	}
+	if s.macs == nil {
+		s.macs = newNeighbours() // reads nothing until asked
 	}
 	s.alog = newAccessLog(opts, s.metrics)
 	s.fe.readHeaderTimeout, s.fe.maxHeader, s.fe.handler = headerTimeout, maxHeader, s
@@ -294,7 +341,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		cfg := s.state.Load().cfg
 		return connlimit.Limits{Total: cfg.MaxConnections, PerClient: cfg.MaxConnectionsPerClient, Guests: len(cfg.Entries())}
 	}, func(remote netip.Addr, local netip.AddrPort) guestkey.Key {
-		return s.state.Load().guestKey(remote, local)
+		return s.guestKey(s.state.Load(), remote, local)
 	}, func(perClient bool) {
 		if perClient {
 			s.metrics.refused.WithLabelValues("per_client").Inc()
