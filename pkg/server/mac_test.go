@@ -17,7 +17,6 @@ type fakeNeighbours struct {
 	mu      sync.Mutex
 	table   map[netip.Addr]net.HardwareAddr
 	lookups atomic.Int64
-	cached  bool // answers cachedMAC too, as the Server's own resolver
 }
 
 func newFakeNeighbours(pairs ...string) *fakeNeighbours {
@@ -306,7 +305,7 @@ func TestClientInstancesBounded(t *testing.T) {
 		t.Errorf("%d client instances kept, want at most %d", n, maxClientInstances)
 	}
 	// The same client again is the same instance: no rebuild.
-	if st.mac.forClient(in, a, mac) != st.mac.forClient(in, a, mac) {
+	if first := st.mac.forClient(in, a, mac); st.mac.forClient(in, a, mac) != first {
 		t.Error("a client's instance was made twice")
 	}
 }
