@@ -24,7 +24,9 @@
 // the top-level instance with the entry's own keys merged over it
 // ([Instance.Merge]), provisioned and validated on its own. A key given as
 // "" is the same as a key left out; null is accepted only for user_data,
-// user_data_base64 and iam, and also means "left out". Every problem found
+// user_data_base64, iam and the objects of an instance's life
+// (spot_interruption, rebalance_recommendation, iam.rotation), and also
+// means "left out" (in an entry: not inherited). Every problem found
 // is reported, as an [ErrorList] of messages "file:line: key: problem and
 // the expected form", in file order, each with its [Severity]. Keys are
 // written as paths: "iam.role", "ssh_public_keys[1]",
@@ -38,6 +40,8 @@ import (
 	_ "embed"
 	"net"
 	"net/netip"
+
+	"github.com/imdsd/imdsd/internal/lifecycle"
 )
 
 // MaxUserData is the largest user-data EC2 accepts: 16 KiB, before base64.
@@ -87,6 +91,12 @@ type Instance struct {
 	HTTPTokens string `json:"http_tokens"`
 	// HTTPEndpoint is "enabled" (the default) or "disabled".
 	HTTPEndpoint string `json:"http_endpoint"`
+	// Spec holds the keys of the instance's life (see imdsd.conf(5),
+	// LIFECYCLE): market, spot_interruption, rebalance_recommendation,
+	// scheduled_events and autoscaling_lifecycle. They are checked by
+	// lifecycle.Check and compiled by the server into a timeline per
+	// guest; after loading, Market is "on-demand" or "spot".
+	lifecycle.Spec
 
 	// Filled in by provisioning; not keys.
 	userData []byte
@@ -237,6 +247,8 @@ type IAM struct {
 	Token              string `json:"token"`
 	InstanceProfileArn string `json:"instance_profile_arn"`
 	InstanceProfileID  string `json:"instance_profile_id"`
+	// Credentials holds rotation and fault, the lifecycle keys of iam.
+	lifecycle.Credentials
 }
 
 // PublicKey is one entry of ssh_public_keys, as served under public-keys/.

@@ -104,6 +104,7 @@ func (c *Instance) provision() {
 	}
 	def(&c.HTTPTokens, defaults.HTTPTokens)
 	def(&c.HTTPEndpoint, defaults.HTTPEndpoint)
+	def(&c.Market, "on-demand")
 
 	if a := c.IAM; a != nil && reRole.MatchString(a.Role) && reAccount.MatchString(c.AccountID) {
 		seed := c.InstanceID + "/" + a.Role

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/imdsd/imdsd/internal/imdspath"
+	"github.com/imdsd/imdsd/internal/lifecycle"
 	"github.com/imdsd/imdsd/internal/strictjson"
 )
 
@@ -89,13 +90,20 @@ func (p *parser) inRange(path, field string, v int) {
 // examples show the expected form of the keys whose values are lists or
 // objects, for messages about values of the wrong type.
 var examples = map[string]string{
-	"ssh_public_keys":    `["ssh-ed25519 AAAAC3Nz... user@host"]`,
-	"security_groups":    `["default"]`,
-	"security_group_ids": `["sg-0123456789abcdef0"]`,
-	"endpoint_delay_ms":  `{"meta-data/instance-id": 2000}`,
-	"force_status":       `{"meta-data/instance-id": 503}`,
-	"tags":               `{"Name": "web"}`,
-	"iam":                `{"role": "web"}`,
+	"ssh_public_keys":          `["ssh-ed25519 AAAAC3Nz... user@host"]`,
+	"security_groups":          `["default"]`,
+	"security_group_ids":       `["sg-0123456789abcdef0"]`,
+	"endpoint_delay_ms":        `{"meta-data/instance-id": 2000}`,
+	"force_status":             `{"meta-data/instance-id": 503}`,
+	"tags":                     `{"Name": "web"}`,
+	"iam":                      `{"role": "web"}`,
+	"iam.rotation":             `{"lifetime": "6h", "interval": "1h"}`,
+	"spot_interruption":        `{"action": "terminate", "after": "90s"}`,
+	"rebalance_recommendation": `{"after": "60s"}`,
+	"scheduled_events":         `[{"code": "system-reboot", "not_before": "72h"}]`,
+	"scheduled_events[]":       `{"code": "system-reboot", "not_before": "72h"}`,
+	"autoscaling_lifecycle":    `[{"state": "Terminated", "after": "5m"}]`,
+	"autoscaling_lifecycle[]":  `{"state": "Terminated", "after": "5m"}`,
 }
 
 // validate rejects values a client cannot use and warns about values a
@@ -277,6 +285,7 @@ func (c *Instance) validate(p *parser) {
 			}
 		}
 	}
+	c.validateLifecycle(p)
 	switch c.HTTPTokens {
 	case "required", "optional":
 	default:
@@ -622,4 +631,27 @@ func crossCheck(prev []checkedEntry, e *Entry, p *parser, inherited bool) []chec
 		}
 	}
 	return append(prev, checkedEntry{e: e, matchAt: p.where("match"), idAt: idAt, macAt: macAt})
+}
+
+// validateLifecycle reports the problems lifecycle.Check finds in the keys
+// of the instance's life, and lifecycle.CheckCredentials in those of iam,
+// each under its key.
+func (c *Instance) validateLifecycle(p *parser) {
+	report := func(prefix string, probs []lifecycle.Problem) {
+		for _, pr := range probs {
+			key := pr.Key // a path already: "scheduled_events[1].not_before"
+			if prefix != "" {
+				key = prefix + "." + key
+			}
+			if pr.Warning {
+				p.warnf(key, "%s", pr.Msg)
+			} else {
+				p.errorf(key, "%s", pr.Msg)
+			}
+		}
+	}
+	report("", lifecycle.Check(c.Spec))
+	if c.IAM != nil {
+		report("iam", lifecycle.CheckCredentials(c.IAM.Credentials))
+	}
 }

@@ -132,6 +132,7 @@ func (s *Server) answer(r *http.Request) (rep reply, ok bool) {
 	if in.count != nil {
 		in.count.Inc()
 	}
+	s.requested(in)
 	if rl := st.cfg.RateLimit; rl != nil && rl.RequestsPerSecond > 0 && client.IsValid() && !ratelimit.Exempt(client, rl.Loopback) {
 		maxWait := time.Duration(0)
 		if rl.Action == "delay" {
@@ -227,6 +228,9 @@ func (s *Server) decide(r *http.Request, st *state, in *instance, client netip.A
 	}
 	if !metadata.KnownVersion(version) {
 		return errorReply(http.StatusNotFound)
+	}
+	if k := in.dyn[rest]; k != 0 {
+		return s.dynamic(in, k, rest, ttl)
 	}
 	e := in.tree.Lookup(rest)
 	if e == nil {

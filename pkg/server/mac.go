@@ -171,10 +171,16 @@ func (t *macTable) forClient(in *instance, addr netip.Addr, mac net.HardwareAddr
 	return c
 }
 
-// clone returns a copy of in sharing its configuration and tree.
+// clone returns a copy of in for one client, sharing its configuration,
+// tree and timeline (its life is the guest's, whatever its address). What
+// the transition goroutine writes (lifeFrom) is not read: it reports the
+// entry's instance, never a client's.
 func (in *instance) clone() *instance {
-	c := *in
-	return &c
+	return &instance{
+		cfg: in.cfg, tree: in.tree, id: in.id, listen: in.listen, match: in.match,
+		label: in.label, modified: in.modified, count: in.count, entry: in.entry,
+		tl: in.tl, dyn: in.dyn, listings: in.listings,
+	}
 }
 
 // clientInstance returns the instance serving r, from client at local, or

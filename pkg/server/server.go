@@ -29,6 +29,7 @@ import (
 	"github.com/imdsd/imdsd/internal/connlimit"
 	"github.com/imdsd/imdsd/internal/guestkey"
 	"github.com/imdsd/imdsd/internal/hostheader"
+	"github.com/imdsd/imdsd/internal/lifecycle"
 	"github.com/imdsd/imdsd/internal/metadata"
 	"github.com/imdsd/imdsd/internal/ratelimit"
 	"github.com/imdsd/imdsd/internal/token"
@@ -91,6 +92,8 @@ type Server struct {
 	labels   map[string]bool // the instance_id labels being served
 	macs     MACResolver     // for entries matching by MAC address (mac.go)
 	unknown  unknownLog      // rate-limits the lines about unknown MAC addresses
+	seed     []byte          // lifecycle credentials are derived from it (lifecycle.go)
+	life     *lifeLoop       // logs and counts lifecycle transitions (lifecycle.go)
 }
 
 // Words: a guest is a client (a VM, a jail) and is known by its source
@@ -107,6 +110,8 @@ type state struct {
 	exact map[netip.Addr][]*instance
 	nets  []*instance
 	mac   *macTable // entries' instances by MAC address; nil: none match by MAC (mac.go)
+	// loaded is when the configuration was loaded, by the Server's clock.
+	loaded time.Time
 }
 
 // instance is the instance of one entry, or the default one, ready to
@@ -129,6 +134,13 @@ type instance struct {
 	// matched by it (mac.go), bound into its tokens.
 	entry *config.Entry
 	mac   net.HardwareAddr
+	// Its life (lifecycle.go): the timeline, the paths whose answers move
+	// with it, the static names of the listings it adds to, and up to when
+	// its transitions were reported (the transition goroutine's).
+	tl       *lifecycle.Timeline
+	dyn      map[string]dynKind
+	listings map[string][]string
+	lifeFrom time.Time
 }
 
 func newInstance(cfg *config.Instance, launched time.Time) *instance {
@@ -137,17 +149,19 @@ func newInstance(cfg *config.Instance, launched time.Time) *instance {
 		modified: []string{tree.Modified.UTC().Format(http.TimeFormat)}}
 }
 
-// newState builds the lookup tables for cfg.
-func newState(cfg *config.Config, launched time.Time) *state {
-	st := &state{cfg: cfg, exact: map[netip.Addr][]*instance{}}
+// newState builds the lookup tables for cfg, and each instance's timeline.
+func newState(cfg *config.Config, launched time.Time, lp lifeParams) *state {
+	st := &state{cfg: cfg, exact: map[netip.Addr][]*instance{}, loaded: lp.loaded}
 	if !cfg.DenyUnknown() {
 		st.def = newInstance(&cfg.Instance, launched)
+		st.def.compileLife(lp)
 	}
 	for _, e := range cfg.Entries() {
 		in := newInstance(&e.Instance, launched)
 		in.listen, in.match = e.Local, e.Clients
 		in.id = []byte(e.InstanceID)
 		in.label = e.InstanceID
+		in.compileLife(lp)
 		for _, pf := range e.Clients {
 			if pf.IsSingleIP() {
 				st.exact[pf.Addr()] = append(st.exact[pf.Addr()], in)
@@ -297,6 +311,8 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		metrics:  newMetrics(opts.Version),
 		limiter:  ratelimit.New(),
 		hv:       newHeaderValues(),
+		seed:     sealer.Derive(seedPurpose),
+		life:     newLifeLoop(),
 		macs:     opts.MACResolver,
 	}
 	if s.macs == nil {
@@ -312,22 +328,34 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 // already being answered finish with the old one; tokens issued before stay
 // valid. The keys [config.NeedsRestart] names keep the values the Server
 // was made with.
+//
+// Each instance's lifecycle timeline is compiled anew and takes over the
+// old one's of the same instance id (see lifecycle.Timeline.Carry): the
+// guest's first-request time, and what was issued under keys that did not
+// change; a changed schedule applies from the reload.
 func (s *Server) Reload(cfg *config.Config) {
-	st := newState(cfg, s.launched)
+	st := newState(cfg, s.launched, lifeParams{loaded: s.opts.Now(), seed: s.seed, log: s.log})
 	labels := map[string]bool{}
 	st.each(func(in *instance) {
 		in.count = s.metrics.perGuest.WithLabelValues(in.label)
+		for _, k := range lifecycle.Kinds { // exported before anything happens
+			s.metrics.transitions.WithLabelValues(in.label, k)
+		}
 		labels[in.label] = true
 	})
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
+	st.carryLife(s.state.Load())
 	s.state.Store(st)
 	for l := range s.labels { // a guest that is gone takes its series along
 		if !labels[l] {
 			s.metrics.perGuest.DeleteLabelValues(l)
+			s.metrics.transitions.DeletePartialMatch(prometheus.Labels{"instance_id": l})
+			s.metrics.readDelay.DeletePartialMatch(prometheus.Labels{"instance_id": l})
 		}
 	}
 	s.labels = labels
+	s.life.wake()
 }
 
 // Config returns the configuration being served.
@@ -337,6 +365,7 @@ func (s *Server) Config() *config.Config { return s.state.Load().cfg }
 // when it returns nil. It may be called for several listeners at once.
 func (s *Server) Serve(ln net.Listener) error {
 	s.alog.start()
+	s.startLife()
 	limited := connlimit.New(ln, func() connlimit.Limits {
 		cfg := s.state.Load().cfg
 		return connlimit.Limits{Total: cfg.MaxConnections, PerClient: cfg.MaxConnectionsPerClient, Guests: len(cfg.Entries())}
@@ -358,6 +387,7 @@ func (s *Server) Serve(ln net.Listener) error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopOnce.Do(func() { close(s.stop) })
 	err := s.shutdownFront(ctx)
+	s.stopLife()
 	s.alog.shutdown(ctx)
 	return err
 }
