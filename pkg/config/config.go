@@ -38,6 +38,7 @@ package config
 
 import (
 	_ "embed"
+	"net"
 	"net/netip"
 
 	"github.com/imdsd/imdsd/internal/lifecycle"
@@ -135,7 +136,9 @@ type Service struct {
 // under the entry's own.
 type Entry struct {
 	Instance
-	// Match holds the client addresses or networks the entry serves.
+	// Match holds the client addresses, networks or MAC addresses the
+	// entry serves. An entry that gives a mac and no match is matched by
+	// its own mac.
 	Match []string `json:"match"`
 	// Listen, when given, limits the entry to connections to one local
 	// address, and port.
@@ -146,12 +149,19 @@ type Entry struct {
 	// Clients holds the client networks; an address is a /32 or /128.
 	// IPv4-mapped IPv6 clients are matched as IPv4.
 	Clients []netip.Prefix `json:"-"`
+	// MACs holds the MAC addresses of the guests the entry serves: those
+	// of Match, or its own mac when it gives a mac and no match. See
+	// [Entry.ForClient] for what a guest matched by MAC address is served.
+	MACs []net.HardwareAddr `json:"-"`
 	// Local, when valid, is the local address (and port, when
 	// Local.Port() is not 0) the entry applies to.
 	Local netip.AddrPort `json:"-"`
 	// Origin says where the entry was defined, for messages:
 	// "imdsd.conf:12" or "vms/web1.json".
 	Origin string `json:"-"`
+
+	own     ownKeys   // the keys the entry gives itself (mac.go)
+	decoded *Instance // the entry's instance before provisioning, for ForClient
 }
 
 // File is what a configuration file holds, as decoded.

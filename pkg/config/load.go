@@ -262,6 +262,8 @@ func (l *loader) parse(name string, data []byte, dir string) (*Config, ErrorList
 // listen read. p is scoped to e.
 func (c *Config) complete(e *Entry, p *parser) {
 	e.Instance = *c.base.Merge(&e.Instance, p.given)
+	e.own = ownKeys{localIPv4: p.given("local_ipv4"), mac: p.given("mac")}
+	e.decoded = e.Instance.clone()
 	e.provision()
 }
 

@@ -221,9 +221,9 @@ func resolve(dir, path string) string {
 	return filepath.Join(dir, path)
 }
 
-// provision fills in the entry: its instance, then the clients and the
-// local address from match and listen, leaving out what does not parse
-// (validate reports it).
+// provision fills in the entry: its instance, then the clients (addresses
+// and networks, MAC addresses) and the local address from match, mac and
+// listen, leaving out what does not parse (validate reports it).
 func (e *Entry) provision() {
 	e.Instance.provision()
 	e.Clients = nil
@@ -232,6 +232,7 @@ func (e *Entry) provision() {
 			e.Clients = append(e.Clients, pf)
 		}
 	}
+	e.provisionMACs()
 	e.Local = netip.AddrPort{}
 	if e.Listen != "" {
 		e.Local, _ = parseListen(e.Listen)

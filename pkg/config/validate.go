@@ -561,19 +561,10 @@ func (s *Service) validate(p *parser, entries bool) {
 // is said once, at the top level.
 func (e *Entry) validate(p *parser, topMsgs map[string]bool) {
 	e.Instance.validate(p)
-	if len(e.Match) == 0 && !p.isBad("match") {
-		p.errorf("match", "is missing: give the addresses or networks of the guests this instance serves, such as [\"10.0.0.11\", \"10.0.1.0/28\"]")
+	if len(e.Match) == 0 && !p.isBad("match") && !e.own.mac {
+		p.errorf("match", "is missing: give the addresses, networks or MAC addresses of the guests this instance serves, such as [\"10.0.0.11\", \"10.0.1.0/28\", \"58:9c:fc:0a:1b:21\"], or give the instance its own mac and no match")
 	}
-	for j, s := range e.Match {
-		pf, err := parseMatch(s)
-		if err != nil {
-			p.errorf("match["+strconv.Itoa(j)+"]", "%s is not an address or network: expected one such as 10.0.0.11, 10.0.1.0/28 or fd00::11", quote(s))
-			continue
-		}
-		if linkLocal(pf) {
-			p.warnf("match["+strconv.Itoa(j)+"]", "%s is link-local: any guest on the link can send from it and get this instance's user-data and credentials, unless a filter keeps each guest to its own address (see MANY GUESTS in imdsd(8)); match the guest's own unique address instead", pf)
-		}
-	}
+	e.validateMatch(p)
 	if e.Listen != "" {
 		if _, err := parseListen(e.Listen); err != nil {
 			p.errorf("listen", "%s is not a local address: expected an address, or an address and port, such as 169.254.169.254 or 169.254.169.254:80", quote(e.Listen))
@@ -600,6 +591,7 @@ func linkLocal(pf netip.Prefix) bool {
 type checkedEntry struct {
 	e             *Entry
 	matchAt, idAt string
+	macAt         []string // where each of e.MACs is given
 }
 
 // listenOverlap reports whether two entries' listen restrictions can both
@@ -625,6 +617,7 @@ func crossCheck(prev []checkedEntry, e *Entry, p *parser, inherited bool) []chec
 			}
 		}
 	}
+	macAt := crossCheckMACs(prev, e, p)
 	idAt := p.where("instance_id")
 	for _, q := range prev {
 		if q.idAt != "" && q.e.InstanceID == e.InstanceID {
@@ -637,7 +630,7 @@ func crossCheck(prev []checkedEntry, e *Entry, p *parser, inherited bool) []chec
 			break
 		}
 	}
-	return append(prev, checkedEntry{e: e, matchAt: p.where("match"), idAt: idAt})
+	return append(prev, checkedEntry{e: e, matchAt: p.where("match"), idAt: idAt, macAt: macAt})
 }
 
 // validateLifecycle reports the problems lifecycle.Check finds in the keys

@@ -66,6 +66,12 @@ type Options struct {
 	Now func() time.Time
 	// Version is reported by the imdsd_build_info metric.
 	Version string
+	// MACResolver finds the MAC addresses of clients, for configurations
+	// whose entries match guests by MAC address. Nil means the host's
+	// neighbour table (ARP and NDP entries), read through a cache that
+	// keeps answers for NeighbourTTL and lasts as long as the Server. It
+	// is not used by a configuration that matches by address alone.
+	MACResolver MACResolver
 }
 
 // Server answers metadata requests. Its methods are safe for concurrent use.
@@ -84,6 +90,8 @@ type Server struct {
 	hv       headerValues
 	reloadMu sync.Mutex      // orders reloads
 	labels   map[string]bool // the instance_id labels being served
+	macs     MACResolver     // for entries matching by MAC address (mac.go)
+	unknown  unknownLog      // rate-limits the lines about unknown MAC addresses
 	seed     []byte          // lifecycle credentials are derived from it (lifecycle.go)
 	life     *lifeLoop       // logs and counts lifecycle transitions (lifecycle.go)
 }
@@ -101,6 +109,7 @@ type state struct {
 	// networks.
 	exact map[netip.Addr][]*instance
 	nets  []*instance
+	mac   *macTable // entries' instances by MAC address; nil: none match by MAC (mac.go)
 	// loaded is when the configuration was loaded, by the Server's clock.
 	loaded time.Time
 }
@@ -120,6 +129,11 @@ type instance struct {
 	label    string             // the metrics' instance_id label
 	modified []string           // Last-Modified of its answers
 	count    prometheus.Counter // its guest_requests_total
+	// entry is the entry of an instance that matches by MAC address;
+	// mac, the client's MAC address, for the instance made for one client
+	// matched by it (mac.go), bound into its tokens.
+	entry *config.Entry
+	mac   net.HardwareAddr
 	// Its life (lifecycle.go): the timeline, the paths whose answers move
 	// with it, the static names of the listings it adds to, and up to when
 	// its transitions were reported (the transition goroutine's).
@@ -155,6 +169,7 @@ func newState(cfg *config.Config, launched time.Time, lp lifeParams) *state {
 				st.nets = append(st.nets, in)
 			}
 		}
+		st.addMACs(e, in, launched)
 	}
 	return st
 }
@@ -179,16 +194,44 @@ func (st *state) each(f func(*instance)) {
 			f(in)
 		}
 	}
+	if st.mac != nil {
+		for _, ins := range st.mac.byMAC {
+			for _, in := range ins {
+				if !seen[in] {
+					seen[in] = true
+					f(in)
+				}
+			}
+		}
+	}
 }
 
 // instanceFor returns the instance serving a client at addr that connected
-// to local, or nil when the client is refused.
+// to local, by address alone, or nil when the client is refused. Entries
+// matching by MAC address are [Server.clientInstance]'s.
 func (st *state) instanceFor(addr netip.Addr, local netip.AddrPort) *instance {
+	if in := st.exactFor(addr, local); in != nil {
+		return in
+	}
+	if in := st.netFor(addr, local); in != nil {
+		return in
+	}
+	return st.def
+}
+
+// exactFor returns the instance whose match names addr itself, or nil.
+func (st *state) exactFor(addr netip.Addr, local netip.AddrPort) *instance {
 	for _, in := range st.exact[addr] {
 		if in.serves(local) {
 			return in
 		}
 	}
+	return nil
+}
+
+// netFor returns the instance whose match holds a network containing
+// addr, or nil.
+func (st *state) netFor(addr netip.Addr, local netip.AddrPort) *instance {
 	for _, in := range st.nets {
 		if in.serves(local) {
 			for _, pf := range in.match {
@@ -198,7 +241,7 @@ func (st *state) instanceFor(addr netip.Addr, local netip.AddrPort) *instance {
 			}
 		}
 	}
-	return st.def
+	return nil
 }
 
 // guestKey says whom a client at addr connecting to local counts against
@@ -270,6 +313,10 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		hv:       newHeaderValues(),
 		seed:     sealer.Derive(seedPurpose),
 		life:     newLifeLoop(),
+		macs:     opts.MACResolver,
+	}
+	if s.macs == nil {
+		s.macs = newNeighbours() // reads nothing until asked
 	}
 	s.alog = newAccessLog(opts, s.metrics)
 	s.fe.readHeaderTimeout, s.fe.maxHeader, s.fe.handler = headerTimeout, maxHeader, s
@@ -323,7 +370,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		cfg := s.state.Load().cfg
 		return connlimit.Limits{Total: cfg.MaxConnections, PerClient: cfg.MaxConnectionsPerClient, Guests: len(cfg.Entries())}
 	}, func(remote netip.Addr, local netip.AddrPort) guestkey.Key {
-		return s.state.Load().guestKey(remote, local)
+		return s.guestKey(s.state.Load(), remote, local)
 	}, func(perClient bool) {
 		if perClient {
 			s.metrics.refused.WithLabelValues("per_client").Inc()
