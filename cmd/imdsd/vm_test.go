@@ -328,11 +328,11 @@ func TestVM(t *testing.T) {
 	for i, rc := range vmRecipes {
 		ok := t.Run(rc.name, func(t *testing.T) {
 			b := &vmBoot{recipe: rc, fault: fault, logs: filepath.Join(logRoot, rc.name)}
-			b.boot(t, r, i, img, kvm, bootTimeout, imdsd, getimds)
 			defer func() {
 				summary = append(summary, fmt.Sprintf("%s: DHCP lease after %s, cloud-init finished after %s, ssh after %s",
 					rc.name, vmDur(b.lease), vmDur(b.final), vmDur(b.sshUp)))
 			}()
+			b.boot(t, r, i, img, kvm, bootTimeout, imdsd, getimds)
 			b.checks(t)
 		})
 		if !ok {
@@ -391,8 +391,17 @@ func (b *vmBoot) boot(t *testing.T, r *vmReaper, idx int, img *vmImage, kvm bool
 	if err := os.WriteFile(script, []byte(strings.Join(cmds, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command("debugfs", "-w", "-f", script, disk).CombinedOutput(); err != nil || strings.Contains(string(out), "debugfs: ") && strings.Contains(string(out), "rror") {
+	if out, err := exec.Command("debugfs", "-w", "-f", script, disk).CombinedOutput(); err != nil {
 		t.Fatalf("writing into the guest disk with debugfs: %v: %s", err, out)
+	}
+	// debugfs reports a failed command and exits 0: check the result.
+	st, err := os.Stat(getimdsBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("debugfs", "-R", "stat /usr/local/bin/getimds", disk).CombinedOutput()
+	if err != nil || !regexp.MustCompile(`Mode: +0755\b`).Match(out) || !regexp.MustCompile(`Size: `+strconv.FormatInt(st.Size(), 10)+`\b`).Match(out) {
+		t.Fatalf("getimds did not get into the guest disk as a %d-byte file of mode 0755: %v\n%s", st.Size(), err, out)
 	}
 
 	// imdsd's configuration: testdata/vm/imdsd.json with this boot's key,
