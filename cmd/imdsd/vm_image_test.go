@@ -13,6 +13,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,7 +36,9 @@ const (
 	vmDefaultKeyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
 )
 
-// vmPackages are what the guest has besides debootstrap's minbase: an init
+// vmPackages are what apt installs in the guest after debootstrap's
+// minbase (apt, unlike debootstrap's --include, configures them in an order
+// that works): an init
 // system, cloud-init with what it runs (ifupdown and dhclient for its
 // network configuration and for the ephemeral DHCP of its init-local
 // stage), sshd, and a kernel whose initramfs has virtio's drivers.
@@ -91,7 +94,7 @@ func vmMirror() (mirror, keyring string, err error) {
 
 // vmImageFor returns the cached image for what would build it now, and
 // builds it first if there is none.
-func vmImageFor(t *testing.T) *vmImage {
+func vmImageFor(t *testing.T, r *vmReaper) *vmImage {
 	t.Helper()
 	root, err := vmCacheRoot()
 	if err != nil {
@@ -143,7 +146,7 @@ func vmImageFor(t *testing.T) *vmImage {
 	}
 	start := time.Now()
 	t.Logf("guest image: building Debian %s from %s (this machine's apt source) into %s; bounded by %s", vmSuite, mirror, img.dir, vmBuildTimeout)
-	vmBuildImage(t, root, img, key, mirror, keyring)
+	vmBuildImage(t, r, root, img, key, mirror, keyring)
 	t.Logf("guest image: built in %s", time.Since(start).Round(time.Second))
 
 	// Older images, built from other inputs, are of no more use.
@@ -159,7 +162,7 @@ func vmImageFor(t *testing.T) *vmImage {
 
 // vmBuildImage bootstraps, configures and packs the image into img.dir,
 // through a temporary directory renamed into place once complete.
-func vmBuildImage(t *testing.T, root string, img *vmImage, key, mirror, keyring string) {
+func vmBuildImage(t *testing.T, r *vmReaper, root string, img *vmImage, key, mirror, keyring string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), vmBuildTimeout)
 	defer cancel()
@@ -170,24 +173,74 @@ func vmBuildImage(t *testing.T, root string, img *vmImage, key, mirror, keyring 
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(tmp)
+	// Every step's output goes to build.log in the cache, kept after a
+	// failed build.
+	logPath := filepath.Join(root, "build.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
 	run := func(name string, args ...string) {
 		t.Helper()
+		fmt.Fprintf(logf, "+ %s %s\n", name, strings.Join(args, " "))
+		start := time.Now()
 		cmd := exec.CommandContext(ctx, name, args...)
 		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive", "LC_ALL=C")
-		out, err := cmd.CombinedOutput()
+		var out syncBuffer
+		cmd.Stdout, cmd.Stderr = io.MultiWriter(logf, &out), io.MultiWriter(logf, &out)
+		err := cmd.Run()
 		if err != nil {
 			if ctx.Err() != nil {
 				err = fmt.Errorf("%w (the image build is bounded by %s)", ctx.Err(), vmBuildTimeout)
 			}
-			t.Fatalf("building the guest image: %s %s: %v\n%s", name, strings.Join(args, " "), err, nsTail(string(out), 40))
+			detail := nsTail(out.String(), 40)
+			if dl, rerr := os.ReadFile(filepath.Join(rootfs, "debootstrap", "debootstrap.log")); rerr == nil {
+				detail += "\ndebootstrap.log (the last lines):\n" + nsTail(string(dl), 40)
+			}
+			t.Fatalf("building the guest image: %s %s: %v (all output in %s)\n%s", name, strings.Join(args, " "), err, logPath, detail)
 		}
+		t.Logf("guest image: %s took %s", name, time.Since(start).Round(time.Second))
 	}
 
-	args := []string{"--variant=minbase", "--components=main", "--include=" + strings.Join(vmPackages, ",")}
+	args := []string{"--variant=minbase", "--components=main"}
 	if keyring != "" {
 		args = append(args, "--keyring="+keyring)
 	}
 	run("debootstrap", append(args, vmSuite, rootfs, mirror)...)
+
+	// apt in the new system installs the rest, with /proc mounted, this
+	// machine's resolver, and no service started in the chroot.
+	write := func(name, text string, mode os.FileMode) {
+		t.Helper()
+		p := filepath.Join(rootfs, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resolv, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(rootfs, "etc/resolv.conf"))
+	write("etc/resolv.conf", string(resolv), 0o644)
+	write("usr/sbin/policy-rc.d", "#!/bin/sh\nexit 101\n", 0o755)
+	proc := filepath.Join(rootfs, "proc")
+	if err := unix.Mount("proc", proc, "proc", 0, ""); err != nil {
+		t.Fatalf("mounting /proc in the guest's root: %v", err)
+	}
+	umount := func() { unix.Unmount(proc, unix.MNT_DETACH) }
+	r.add(t, umount)
+	defer umount()
+	run("chroot", rootfs, "apt-get", "update", "-q")
+	run("chroot", append([]string{rootfs, "apt-get", "install", "-q", "-y", "--no-install-recommends"}, vmPackages...)...)
+	run("chroot", rootfs, "apt-get", "clean")
+	umount()
+	os.Remove(filepath.Join(rootfs, "usr/sbin/policy-rc.d"))
+	write("etc/resolv.conf", "", 0o644)
 
 	files := map[string]string{
 		"etc/fstab":    "/dev/vda / ext4 rw,errors=remount-ro 0 1\n",
@@ -218,10 +271,6 @@ func vmBuildImage(t *testing.T, root string, img *vmImage, key, mirror, keyring 
 		if err := os.Symlink("/dev/null", p); err != nil {
 			t.Fatal(err)
 		}
-	}
-	debs, _ := filepath.Glob(filepath.Join(rootfs, "var/cache/apt/archives/*.deb"))
-	for _, d := range debs {
-		os.Remove(d)
 	}
 
 	// The kernel and initramfs the guest's own packages installed.

@@ -304,7 +304,7 @@ func TestVM(t *testing.T) {
 
 	r := newVMReaper(t)
 	vmRemoveLeftovers(t)
-	img := vmImageFor(t)
+	img := vmImageFor(t, r)
 
 	kvm, why := vmKVM()
 	bootTimeout := 25 * time.Minute
