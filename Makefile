@@ -74,7 +74,7 @@ test-go:
 # image is cached in build/vm-cache (or $XDG_CACHE_HOME/imdsd/vm). Not
 # part of make test: a boot without KVM takes minutes. A broken imdsd must
 # make it fail: IMDSD_VM_FAULT='{"api/token":404}' make vm-test.
-# One recipe only: make vm-test VMRUN=TestVM/smbios
+# One recipe only: make vm-test VMRUN='TestVM/^smbios'
 VMRUN ?= TestVM
 vm-test: build
 	$(GO) vet -tags vmtest ./cmd/imdsd

@@ -603,7 +603,8 @@ func (b *vmBoot) checks(t *testing.T) {
 	rc := b.recipe
 	what := "imdsd's metadata"
 	if b.fault != nil {
-		what = fmt.Sprintf("imdsd's metadata (imdsd has IMDSD_VM_FAULT's force_status %v)", b.fault)
+		f, _ := json.Marshal(b.fault)
+		what = fmt.Sprintf("imdsd's metadata (imdsd has IMDSD_VM_FAULT's force_status %s)", f)
 	}
 
 	t.Run("dhcp-lease", func(t *testing.T) {
@@ -702,6 +703,7 @@ func (b *vmBoot) checks(t *testing.T) {
 		os.WriteFile(filepath.Join(b.logs, "access.log"), []byte(strings.Join(log, "\n")+"\n"), 0o644)
 		var bad []string
 		put, crawl, userData := 0, 0, 0
+		var putOther []string // token PUTs answered with anything but 200
 		for _, l := range log {
 			f := strings.Fields(l)
 			status, _ := strconv.Atoi(f[2])
@@ -710,6 +712,8 @@ func (b *vmBoot) checks(t *testing.T) {
 				bad = append(bad, l)
 			case f[0] == http.MethodPut && f[1] == "/latest/api/token" && status == 200:
 				put++
+			case f[0] == http.MethodPut && f[1] == "/latest/api/token":
+				putOther = append(putOther, f[2])
 			}
 			// cloud-init asks for a dated version; getimds for latest.
 			if f[0] == http.MethodGet && status == 200 && !strings.HasPrefix(f[1], "/latest/") {
@@ -722,7 +726,7 @@ func (b *vmBoot) checks(t *testing.T) {
 			}
 		}
 		if rc.tokens == "required" && put == 0 {
-			t.Errorf("imdsd answered no PUT /latest/api/token with 200: cloud-init got no token")
+			t.Errorf("imdsd answered no PUT /latest/api/token with 200 (%d with %s): cloud-init got no token", len(putOther), strings.Join(putOther, ", "))
 		}
 		if crawl == 0 || userData == 0 {
 			t.Errorf("imdsd logged %d GETs of meta-data and %d of user-data answered 200 to cloud-init (a dated version); want both", crawl, userData)
