@@ -324,9 +324,16 @@ type nsDaemon struct {
 // it to listen.
 func nsExecIMDS(t *testing.T, ns, config string) *nsDaemon {
 	t.Helper()
+	return nsExecIMDSBin(t, imdsdBin.Path(t), ns, config)
+}
+
+// nsExecIMDSBin is nsExecIMDS with the imdsd binary bin, such as the
+// release build in bin/imdsd.
+func nsExecIMDSBin(t *testing.T, bin, ns, config string) *nsDaemon {
+	t.Helper()
 	d := &nsDaemon{
 		// ip netns exec execs imdsd itself, so signals reach it directly.
-		cmd:    exec.Command("ip", "netns", "exec", ns, imdsdBin.Path(t), "--config", config, "--listen", nsIMDS, "--log", "stderr", "--access-log", "all"),
+		cmd:    exec.Command("ip", "netns", "exec", ns, bin, "--config", config, "--listen", nsIMDS, "--log", "stderr", "--access-log", "all"),
 		stderr: &syncBuffer{},
 		done:   make(chan struct{}),
 	}
