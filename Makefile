@@ -66,8 +66,17 @@ run: build
 # The whole suite: static checks, then every Go test with the race detector.
 test: lint cross test-go fuzz
 
+# Test modules of their own (own go.mod, a replace directive pointing here),
+# for real clients whose module trees stay out of the daemon's go.mod:
+# ./... in the root does not reach them.
+TESTMODS = test/nth
+
 test-go:
 	$(GO) test -race -count=1 ./...
+	@for m in $(TESTMODS); do \
+		echo "cd $$m && $(GO) test -race -count=1 ./..."; \
+		(cd $$m && $(GO) test -race -count=1 ./...) || exit 1; \
+	done
 
 # Each fuzz target for a short, bounded time: path normalisation, the Host
 # fix-up, request handling, the front end against net/http (differential),
@@ -84,14 +93,16 @@ fuzz:
 # Static checks.  The Go tests of cmd/imdsd (dist_test.go) go further:
 # shellcheck, systemd-analyze verify and security, make install layouts.
 lint: vet staticcheck
-	@out=$$(gofmt -l cmd pkg internal); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l cmd pkg internal $(TESTMODS)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@for f in man/*.[158]; do [ -e "$$f" ] || continue; mandoc -Tlint -Wwarning "$$f" || exit 1; done
 	@sed $(SUBST) rc.d/imdsd.in | sh -n
 	$(GO) mod tidy -diff
+	@for m in $(TESTMODS); do (cd $$m && $(GO) mod tidy -diff) || exit 1; done
 
 vet:
 	$(GO) vet ./...
 	GOOS=freebsd $(GO) vet ./...
+	@for m in $(TESTMODS); do (cd $$m && $(GO) vet ./...) || exit 1; done
 
 # staticcheck at a pinned version, installed by "make tools" into
 # TOOLSDIR (a directory per version, so that changing the pin installs the
