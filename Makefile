@@ -66,8 +66,17 @@ run: build
 # The whole suite: static checks, then every Go test with the race detector.
 test: lint cross test-go fuzz
 
+# Test modules of their own (own go.mod, a replace directive pointing here),
+# for real clients whose module trees stay out of the daemon's go.mod:
+# ./... in the root does not reach them.
+TESTMODS = test/nth
+
 test-go:
 	$(GO) test -race -count=1 ./...
+	@for m in $(TESTMODS); do \
+		echo "cd $$m && $(GO) test -race -count=1 ./..."; \
+		(cd $$m && $(GO) test -race -count=1 ./...) || exit 1; \
+	done
 
 # A real Debian guest boots under QEMU on a tap in a network namespace and
 # configures itself from bin/imdsd with cloud-init (cmd/imdsd/vm_test.go,
@@ -96,14 +105,16 @@ fuzz:
 # Static checks.  The Go tests of cmd/imdsd (dist_test.go) go further:
 # shellcheck, systemd-analyze verify and security, make install layouts.
 lint: vet staticcheck
-	@out=$$(gofmt -l cmd pkg internal); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l cmd pkg internal $(TESTMODS)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@for f in man/*.[158]; do [ -e "$$f" ] || continue; mandoc -Tlint -Wwarning "$$f" || exit 1; done
 	@sed $(SUBST) rc.d/imdsd.in | sh -n
 	$(GO) mod tidy -diff
+	@for m in $(TESTMODS); do (cd $$m && $(GO) mod tidy -diff) || exit 1; done
 
 vet:
 	$(GO) vet ./...
 	GOOS=freebsd $(GO) vet ./...
+	@for m in $(TESTMODS); do (cd $$m && $(GO) vet ./...) || exit 1; done
 
 # staticcheck at a pinned version, installed by "make tools" into
 # TOOLSDIR (a directory per version, so that changing the pin installs the

@@ -778,3 +778,44 @@ func TestEc2metadataCloudUtils(t *testing.T) {
 	golden.CheckString(t, "clients/ec2metadata.golden",
 		"## ec2metadata\n"+out+"## what imdsd answered (ec2metadata, --instance-id, --user-data)\n"+strings.Join(answered, "\n")+"\n")
 }
+
+// TestBotocoreRotation: botocore's instance-metadata credential provider
+// picks up a rotated set. The rotation is the shortest imdsd takes, a new
+// set every minute, each living 15: botocore, which refreshes when less
+// than 15 minutes are left, asks again on its second read, a minute on,
+// and gets the next set.
+func TestBotocoreRotation(t *testing.T) {
+	t.Parallel()
+	needPythonModule(t, "botocore.credentials", "python3-botocore")
+	d := startDaemon(t, "--config", clientsConfig(t, map[string]any{
+		"iam": map[string]any{"role": clRole, "rotation": map[string]string{"lifetime": "15m", "interval": "1m"}},
+	}))
+	path, err := filepath.Abs(filepath.Join("testdata", "clients", "botocore_rotation.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := runClient(t, 3*time.Minute, clientsPython, path, d.url, "62")
+	var out struct {
+		Error string
+		Reads []struct {
+			AccessKey string `json:"access_key"`
+			SecretKey string `json:"secret_key"`
+			Token     string
+			Expiry    string
+		}
+	}
+	if err := json.Unmarshal([]byte(stdout), &out); code != 0 || err != nil || len(out.Reads) != 2 {
+		t.Fatalf("botocore_rotation.py: exit %d, output %q (%v); stderr:\n%s", code, stdout, err, stderr)
+	}
+	a, b := out.Reads[0], out.Reads[1]
+	for _, r := range out.Reads {
+		if !regexp.MustCompile(`^ASIA[A-Z0-9]{16}$`).MatchString(r.AccessKey) || len(r.SecretKey) != 40 || r.Token == "" {
+			t.Errorf("a set %+v: want an ASIA key id of 20 characters, a 40-character secret and a token", r)
+		}
+	}
+	ea, errA := time.Parse(botoTime, a.Expiry)
+	eb, errB := time.Parse(botoTime, b.Expiry)
+	if a.AccessKey == b.AccessKey || a.SecretKey == b.SecretKey || errA != nil || errB != nil || !eb.After(ea) {
+		t.Errorf("botocore read %+v, then a minute on %+v: want a new set with a later expiry", a, b)
+	}
+}

@@ -605,6 +605,54 @@ func TestNetNS(t *testing.T) {
 		}
 	})
 
+	// Per-guest timelines: guest1 is a spot instance interrupted two
+	// seconds after its own first request, guest2 is not; guest2 asks
+	// first, guest1 a second later, and guest1's clock starts with its
+	// own request. A reload with the same file keeps the notice.
+	t.Run("Lifecycle", func(t *testing.T) {
+		dir := t.TempDir()
+		instDir := filepath.Join(dir, "instances.d")
+		if err := os.Mkdir(instDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		conf := nsConfig(t, dir, "imdsd.json", instDir, map[string]any{"instances": []any{
+			map[string]any{"match": []string{g1.addr}, "instance_id": g1.id, "market": "spot",
+				"spot_interruption": map[string]string{"action": "terminate", "after": "2s"}},
+			map[string]any{"match": []string{g2.addr}, "instance_id": g2.id},
+		}})
+		d := lab.start(t, conf)
+		defer d.stop(t)
+		start2 := time.Now()
+		nsGetimdsValue(t, bin, g2, "meta-data/instance-life-cycle", "on-demand")
+		time.Sleep(time.Second)
+		start1 := time.Now()
+		nsGetimdsValue(t, bin, g1, "meta-data/instance-life-cycle", "spot")
+		out, errOut, code := nsGetimds(t, bin, g1, "--wait", "spot/instance-action", "--timeout", "15")
+		m := regexp.MustCompile(`^\{"action":"terminate","time":"([0-9T:-]+Z)"\}$`).FindStringSubmatch(out)
+		if code != 0 || m == nil {
+			t.Fatalf("guest1: getimds --wait spot/instance-action: exit %d, %q (stderr %q); want 0 and the notice", code, out, errOut)
+		}
+		at, _ := time.Parse(time.RFC3339, m[1])
+		notice := at.Add(-2 * time.Minute)
+		if notice.Before(start1.Truncate(time.Second).Add(2*time.Second)) || notice.After(start1.Add(5*time.Second)) {
+			t.Errorf("guest1's notice at %v: want 2 s after its own first request (%v), not guest2's (%v)", notice, start1, start2)
+		}
+		// guest2 is never interrupted: --wait times out with status 4.
+		if out, errOut, code := nsGetimds(t, bin, g2, "--wait", "spot/instance-action", "--timeout", "2"); code != 4 || out != "" {
+			t.Errorf("guest2: getimds --wait --timeout 2: exit %d, %q (stderr %q); want 4 and nothing", code, out, errOut)
+		}
+		if !d.logged("lifecycle transition", "guest="+g1.id, "kind=spot_interruption") || d.logged("lifecycle transition", "guest="+g2.id) {
+			t.Errorf("want one transition logged, guest1's spot notice; log:\n%s", nsTail(d.stderr.String(), 20))
+		}
+		d.reload(t)
+		time.Sleep(500 * time.Millisecond)
+		d.running(t)
+		nsGetimdsValue(t, bin, g1, "meta-data/spot/instance-action", out)
+		if r := nsGetWith(t, g2, "/latest/meta-data/spot/instance-action", nsToken(t, g2)); r.status != http.StatusNotFound {
+			t.Errorf("guest2 after the reload: spot/instance-action %d, want 404", r.status)
+		}
+	})
+
 	t.Run("ManyGuests", func(t *testing.T) {
 		dir := t.TempDir()
 		instDir := filepath.Join(dir, "instances.d")

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"io"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -195,5 +197,82 @@ func TestAWSSDKTokenFallback(t *testing.T) {
 				t.Logf("error as expected: %v", err)
 			}
 		})
+	}
+}
+
+// TestAWSSDKLifecycle reads every moving path with aws-sdk-go-v2's
+// GetMetadata from a spot instance whose notices come a second after its
+// first request: 404s (errors) before, then the bodies, the same on every
+// poll.
+func TestAWSSDKLifecycle(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t, "--config", sdkConfig(t, map[string]any{
+		"market":                   "spot",
+		"spot_interruption":        map[string]any{"action": "stop", "after": "1s"},
+		"rebalance_recommendation": map[string]any{"after": "1s"},
+		"scheduled_events": []any{
+			map[string]any{"code": "system-reboot", "not_before": "2026-12-08T09:00:43Z", "not_after": "2026-12-08T09:17:23Z"},
+			map[string]any{"code": "instance-stop", "not_before": "2026-12-09T09:00:00Z", "state": "canceled"},
+		},
+		"autoscaling_lifecycle": []any{map[string]any{"state": "Terminated", "after": "1s"}},
+	}))
+	client := sdkClient(d, aws.FalseTernary)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	get := func(path string) (string, error) {
+		out, err := client.GetMetadata(ctx, &imds.GetMetadataInput{Path: path})
+		if err != nil {
+			return "", err
+		}
+		return readAll(t, path, out.Content), nil
+	}
+	for _, p := range []string{"spot/instance-action", "events/recommendations/rebalance", "autoscaling/target-lifecycle-state"} {
+		if body, err := get(p); err == nil {
+			t.Errorf("%s before the notice: %q, want an error (404)", p, body)
+		}
+	}
+	var action string
+	for deadline := time.Now().Add(10 * time.Second); action == "" && time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		action, _ = get("spot/instance-action")
+	}
+	m := regexp.MustCompile(`^\{"action":"stop","time":"([0-9T:-]+Z)"\}$`).FindStringSubmatch(action)
+	if m == nil {
+		t.Fatalf("spot/instance-action = %q, want a stop notice", action)
+	}
+	at, _ := time.Parse(time.RFC3339, m[1])
+	notice := at.Add(-2 * time.Minute).Format(time.RFC3339)
+	want := map[string]string{
+		"instance-life-cycle":                "spot",
+		"spot/instance-action":               action,
+		"events/recommendations/rebalance":   `{"noticeTime":"` + notice + `"}`,
+		"autoscaling/target-lifecycle-state": "Terminated",
+		"events/maintenance/scheduled": "[ {\n  \"NotBefore\" : \"8 Dec 2026 09:00:43 GMT\",\n  \"Code\" : \"system-reboot\",\n" +
+			"  \"Description\" : \"scheduled reboot\",\n  \"EventId\" : \"instance-event-\"", // checked as a prefix
+		"events/maintenance/history": "[ {\n  \"NotBefore\" : \"9 Dec 2026 09:00:00 GMT\",\n  \"Code\" : \"instance-stop\",\n" +
+			"  \"Description\" : \"[Canceled] The instance is running on degraded hardware\",\n",
+	}
+	for round := 0; round < 3; round++ {
+		for p, w := range want {
+			body, err := get(p)
+			if err != nil {
+				t.Fatalf("round %d: GetMetadata %s: %v", round, p, err)
+			}
+			if strings.HasPrefix(p, "events/maintenance/") {
+				if !strings.HasPrefix(body, strings.TrimSuffix(w, `"`)) {
+					t.Errorf("%s = %q, want it to start %q", p, body, w)
+				}
+				continue
+			}
+			if body != w {
+				t.Errorf("round %d: %s = %q, want %q", round, p, body, w)
+			}
+		}
+		if l, err := get(""); err != nil || !strings.Contains(l, "\nspot/") || !strings.Contains(l, "autoscaling/\n") {
+			t.Errorf("meta-data/ = %q, %v; want spot/ and autoscaling/ listed", l, err)
+		}
+		if _, err := get("spot/termination-time"); err == nil {
+			t.Error("spot/termination-time answers for a stop notice; EC2 serves it for terminate only")
+		}
 	}
 }

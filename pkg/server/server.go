@@ -334,7 +334,10 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 // guest's first-request time, and what was issued under keys that did not
 // change; a changed schedule applies from the reload.
 func (s *Server) Reload(cfg *config.Config) {
-	st := newState(cfg, s.launched, lifeParams{loaded: s.opts.Now(), seed: s.seed, log: s.log})
+	// The load's time to the second, as EC2's bodies carry it: what
+	// appears "at the start" is there from the first request on.
+	loaded := s.opts.Now().Truncate(time.Second)
+	st := newState(cfg, s.launched, lifeParams{loaded: loaded, seed: s.seed, log: s.log})
 	labels := map[string]bool{}
 	st.each(func(in *instance) {
 		in.count = s.metrics.perGuest.WithLabelValues(in.label)
