@@ -65,6 +65,10 @@ type Options struct {
 	Now func() time.Time
 	// Version is reported by the imdsd_build_info metric.
 	Version string
+	// StateFile keeps what the control API ([Server.Control]) changes, so
+	// that it survives a restart; New reads it and refuses one it cannot
+	// (a *statefile.Error). Empty keeps the changes in memory only.
+	StateFile string
 }
 
 // Server answers metadata requests. Its methods are safe for concurrent use.
@@ -81,8 +85,9 @@ type Server struct {
 	alog     *accessLog // nil: no access log
 	limiter  *ratelimit.Limiter
 	hv       headerValues
-	reloadMu sync.Mutex      // orders reloads
+	reloadMu sync.Mutex      // orders reloads and control requests
 	labels   map[string]bool // the instance_id labels being served
+	rt       runtime         // what the control API changed (control.go)
 }
 
 // Words: a guest is a client (a VM, a jail) and is known by its source
@@ -92,7 +97,8 @@ type Server struct {
 
 // state is everything a configuration determines, swapped as one on reload.
 type state struct {
-	cfg *config.Config // the top level: service settings
+	cfg  *config.Config // the top level: service settings
+	view *view          // the guests, with their runtime state (control.go)
 	def *instance      // what guests no entry matches get; nil: refused
 	// Entries' instances by client address: exact addresses first, then
 	// networks.
@@ -115,6 +121,7 @@ type instance struct {
 	label    string             // the metrics' instance_id label
 	modified []string           // Last-Modified of its answers
 	count    prometheus.Counter // its guest_requests_total
+	seen     *guestSeen         // its requests, for the guest list; nil: not a guest
 }
 
 func newInstance(cfg *config.Instance, launched time.Time) *instance {
@@ -123,13 +130,15 @@ func newInstance(cfg *config.Instance, launched time.Time) *instance {
 		modified: []string{tree.Modified.UTC().Format(http.TimeFormat)}}
 }
 
-// newState builds the lookup tables for cfg.
-func newState(cfg *config.Config, launched time.Time) *state {
+// newState builds the lookup tables for cfg, serving def (nil: refused) to
+// unknown clients and entries to theirs: cfg's own, or with runtime state
+// over them.
+func newState(cfg *config.Config, def *config.Instance, entries []*config.Entry, launched time.Time) *state {
 	st := &state{cfg: cfg, exact: map[netip.Addr][]*instance{}}
-	if !cfg.DenyUnknown() {
-		st.def = newInstance(&cfg.Instance, launched)
+	if def != nil {
+		st.def = newInstance(def, launched)
 	}
-	for _, e := range cfg.Entries() {
+	for _, e := range entries {
 		in := newInstance(&e.Instance, launched)
 		in.listen, in.match = e.Local, e.Clients
 		in.id = []byte(e.InstanceID)
@@ -257,6 +266,9 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 	}
 	s.alog = newAccessLog(opts, s.metrics)
 	s.fe.readHeaderTimeout, s.fe.maxHeader, s.fe.handler = headerTimeout, maxHeader, s
+	if err := s.openState(opts.StateFile); err != nil {
+		return nil, err
+	}
 	s.Reload(cfg)
 	return s, nil
 }
@@ -264,16 +276,22 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 // Reload swaps in a new configuration, which must not be nil. Requests
 // already being answered finish with the old one; tokens issued before stay
 // valid. The keys [config.NeedsRestart] names keep the values the Server
-// was made with.
+// was made with. The runtime state (see [Server.Control]) is laid over the
+// new configuration; a guest's runtime changes that it makes invalid are
+// dropped, and logged with the reason.
 func (s *Server) Reload(cfg *config.Config) {
-	st := newState(cfg, s.launched)
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	s.swap(s.stateOf(s.apply(cfg)))
+}
+
+// swap serves st from now on. s.reloadMu is held.
+func (s *Server) swap(st *state) {
 	labels := map[string]bool{}
 	st.each(func(in *instance) {
 		in.count = s.metrics.perGuest.WithLabelValues(in.label)
 		labels[in.label] = true
 	})
-	s.reloadMu.Lock()
-	defer s.reloadMu.Unlock()
 	s.state.Store(st)
 	for l := range s.labels { // a guest that is gone takes its series along
 		if !labels[l] {
