@@ -37,8 +37,8 @@ const maxAddrs = 16
 
 // runtime is the Server's runtime state: what the control API changed.
 type runtime struct {
-	file *statefile.File  // nil: kept in memory only
-	st   *statefile.State // guarded by Server.reloadMu; replaced, never changed in place once published
+	file      *statefile.File  // nil: kept in memory only
+	st        *statefile.State // guarded by Server.reloadMu; replaced, never changed in place once published
 	guestSeen sync.Map         // guest id -> *guestSeen
 }
 
@@ -104,7 +104,7 @@ func (s *Server) openState(path string) error {
 // guest is one guest of an effective configuration.
 type guest struct {
 	id    string
-	entry *config.Entry   // nil for the default instance
+	entry *config.Entry    // nil for the default instance
 	def   *config.Instance // the default instance's, when entry is nil
 	added bool
 }

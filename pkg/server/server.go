@@ -99,7 +99,7 @@ type Server struct {
 type state struct {
 	cfg  *config.Config // the top level: service settings
 	view *view          // the guests, with their runtime state (control.go)
-	def *instance      // what guests no entry matches get; nil: refused
+	def  *instance      // what guests no entry matches get; nil: refused
 	// Entries' instances by client address: exact addresses first, then
 	// networks.
 	exact map[netip.Addr][]*instance
