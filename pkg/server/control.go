@@ -618,7 +618,9 @@ func (b *backend) RemoveGuest(ctx context.Context, id string) (control.Outcome, 
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
-// second rounds t up to the whole second: EC2's bodies carry seconds.
+// second rounds t up to the whole second: EC2's bodies carry seconds. What
+// is issued "now" (an event, an Auto Scaling state) is rounded down
+// instead, so that it shows at once.
 func second(t time.Time) time.Time {
 	if r := t.Truncate(time.Second); !r.Equal(t) {
 		return r.Add(time.Second)
@@ -668,7 +670,7 @@ func newEventID() string {
 func (b *backend) AddEvent(ctx context.Context, t control.Target, r control.EventRequest) ([]control.Outcome, error) {
 	return b.s().each(ctx, t, func(g *guest, rs *statefile.Guest, now time.Time) (control.Outcome, error) {
 		ev := statefile.Event{ID: newEventID(), Code: r.Code, Description: r.Description, State: "active",
-			Issued: second(now), NotBefore: second(r.NotBefore.Resolve(now))}
+			Issued: now.Truncate(time.Second), NotBefore: second(r.NotBefore.Resolve(now))}
 		if !r.NotAfter.IsZero() {
 			ev.NotAfter = second(r.NotAfter.Resolve(now))
 			if ev.NotAfter.Before(ev.NotBefore) {
@@ -722,7 +724,7 @@ func (b *backend) ChangeEvent(ctx context.Context, t control.Target, r control.E
 // SetASG implements control.Backend.
 func (b *backend) SetASG(ctx context.Context, t control.Target, state string) ([]control.Outcome, error) {
 	return b.s().each(ctx, t, func(g *guest, rs *statefile.Guest, now time.Time) (control.Outcome, error) {
-		rs.ASG = &statefile.ASG{State: state, Since: second(now)}
+		rs.ASG = &statefile.ASG{State: state, Since: now.Truncate(time.Second)}
 		return control.Outcome{Summary: "autoscaling target-lifecycle-state " + state + " from " + stamp(rs.ASG.Since)}, nil
 	})
 }
