@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
+	"golang.org/x/sys/unix"
 
 	"github.com/imdsd/imdsd/internal/cli"
 	"github.com/imdsd/imdsd/internal/ctlsock"
@@ -351,6 +352,15 @@ func serve(ctx context.Context, o *options, cfg *config.Config, warns config.Err
 		if ul, ok := admin.(*ctlsock.Listener); ok {
 			if err := ul.Removable(); err != nil {
 				log.Warn("the admin socket will stay behind on exit (the next start replaces it); put it in a directory the user owns", "err", err)
+			}
+		}
+		if srvOpts.StateFile != "" && cfg.StateFile == "" {
+			// The default state directory may be root's: then this user
+			// cannot keep the runtime state there, but imdsd still serves.
+			if err := unix.Access(filepath.Dir(srvOpts.StateFile), unix.W_OK|unix.X_OK); err != nil {
+				log.Warn("the state directory is not writable by this user: what imdsctl changes is lost at exit; give it to the user, or set state_file",
+					"state_file", srvOpts.StateFile, "user", o.user, "err", err)
+				srvOpts.StateFile = ""
 			}
 		}
 		if ctl != nil {
