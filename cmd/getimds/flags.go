@@ -17,6 +17,7 @@ import (
 )
 
 const synopsis = `usage: getimds [options] [endpoint] [path ...]
+       getimds --wait [options] [endpoint] path
        getimds --ssh-keys [options] [endpoint]`
 
 const help = synopsis + `
@@ -37,9 +38,13 @@ Options:
       --ttl SECONDS           token lifetime to ask for (1-21600, default 21600)
   -j, --json                  print the tree, or the paths, as one JSON document
   -i, --interval SECONDS      repeat until interrupted, printing what changed
+  -w, --wait                  wait until the path exists (200), polling every
+                              second, then print it; with --timeout, give up
+                              after that long (exit status 4)
   -k, --ssh-keys              print every OpenSSH public key, one per line
       --no-credentials        do not read security-credentials (IAM secrets)
-  -t, --timeout SECONDS       give up on a request after SECONDS (default 5)
+  -t, --timeout SECONDS       give up on a request after SECONDS (default 5);
+                              with --wait, on the whole wait (default: never)
       --connect-timeout SECONDS
                               give up connecting after SECONDS (default 2)
       --walk-timeout SECONDS
@@ -58,6 +63,9 @@ Exit status: 0 success, 1 not found (404), 2 usage, 3 refused (401/403),
 // of up to --timeout each would.
 const defaultWalkTimeout = 60 * time.Second
 
+// maxWait bounds --timeout with --wait: a week.
+const maxWait = 7 * 24 * time.Hour
+
 // options are the parsed command line.
 type options struct {
 	endpoint       string
@@ -67,6 +75,7 @@ type options struct {
 	ttl            int
 	json           bool
 	interval       seconds
+	wait           bool
 	sshKeys        bool
 	noCredentials  bool
 	timeout        seconds
@@ -83,6 +92,7 @@ type options struct {
 type seconds struct {
 	d   time.Duration
 	max time.Duration
+	set bool // given on the command line
 }
 
 func (s *seconds) String() string { return s.d.String() }
@@ -93,6 +103,7 @@ func (s *seconds) Set(v string) error {
 		return fmt.Errorf("want seconds greater than 0 and at most %v", s.max.Seconds())
 	}
 	s.d = time.Duration(f * float64(time.Second))
+	s.set = true
 	return nil
 }
 
@@ -100,7 +111,7 @@ func (s *seconds) Set(v string) error {
 func parseArgs(args []string, getenv func(string) string) (*options, error) {
 	o := &options{
 		ttl:            int(imdsclient.DefaultTokenTTL / time.Second),
-		timeout:        seconds{d: imdsclient.DefaultTimeout, max: time.Hour},
+		timeout:        seconds{d: imdsclient.DefaultTimeout, max: maxWait},
 		connectTimeout: seconds{d: imdsclient.DefaultConnectTimeout, max: time.Hour},
 		interval:       seconds{max: 24 * time.Hour},
 		walkTimeout:    seconds{d: defaultWalkTimeout, max: 24 * time.Hour},
@@ -116,6 +127,7 @@ func parseArgs(args []string, getenv func(string) string) (*options, error) {
 	cli.Int(fs, &o.ttl, o.ttl, "ttl")
 	cli.Bool(fs, &o.json, false, "j", "json")
 	cli.Var(fs, &o.interval, "i", "interval")
+	cli.Bool(fs, &o.wait, false, "w", "wait")
 	cli.Bool(fs, &o.sshKeys, false, "k", "ssh-keys")
 	cli.Bool(fs, &o.noCredentials, false, "no-credentials")
 	cli.Var(fs, &o.timeout, "t", "timeout")
@@ -161,6 +173,10 @@ func parseArgs(args []string, getenv func(string) string) (*options, error) {
 		return nil, usagef("--ssh-keys takes no --json or --interval")
 	case o.json && o.interval.d > 0:
 		return nil, usagef("--json and --interval exclude each other")
+	case o.wait && (o.sshKeys || o.json || o.interval.d > 0):
+		return nil, usagef("--wait takes no --ssh-keys, --json or --interval")
+	case !o.wait && o.timeout.d > time.Hour:
+		return nil, usagef("--timeout %v: want seconds greater than 0 and at most 3600 (up to %v with --wait)", o.timeout.d.Seconds(), maxWait.Seconds())
 	case o.ipv6 && o.endpoint != "":
 		return nil, usagef("-6 and -e exclude each other")
 	}
@@ -191,6 +207,9 @@ func parseArgs(args []string, getenv func(string) string) (*options, error) {
 	}
 	for _, a := range operands {
 		o.paths = append(o.paths, resolve(a))
+	}
+	if o.wait && len(o.paths) != 1 {
+		return nil, usagef("--wait takes one path, such as meta-data/spot/instance-action; got %d", len(o.paths))
 	}
 	return o, nil
 }

@@ -47,7 +47,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Mode:           mode,
 		TokenTTL:       time.Duration(o.ttl) * time.Second,
 		ConnectTimeout: o.connectTimeout.d,
-		Timeout:        o.timeout.d,
+		Timeout:        o.requestTimeout(),
 		Attempts:       o.retries + 1,
 		UserAgent:      "getimds/" + version,
 	}
@@ -63,6 +63,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch {
 	case o.sshKeys:
 		err = r.sshKeys(ctx)
+	case o.wait:
+		ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		err = r.wait(ctx, o.paths[0])
 	case o.interval.d > 0:
 		ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 		defer stop()

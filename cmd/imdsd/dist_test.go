@@ -460,8 +460,8 @@ func configKeys(typ reflect.Type, prefix string) []string {
 		}
 		keys = append(keys, prefix+name)
 		ft := f.Type
-		for ft.Kind() == reflect.Pointer {
-			ft = ft.Elem()
+		for ft.Kind() == reflect.Pointer || ft.Kind() == reflect.Slice {
+			ft = ft.Elem() // a list of objects: the keys of its entries
 		}
 		if ft.Kind() == reflect.Struct {
 			keys = append(keys, configKeys(ft, prefix+name+".")...)

@@ -96,10 +96,12 @@ func (l *Listener) Accept() (net.Conn, error) {
 		if !over {
 			return &conn{Conn: c, l: l, key: k}, nil
 		}
-		c.Close()
+		// Counted before the close, so that whoever sees the connection
+		// closed also sees it counted.
 		if l.refused != nil {
 			l.refused(perClient)
 		}
+		c.Close()
 	}
 }
 

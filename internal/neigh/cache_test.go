@@ -400,3 +400,39 @@ func TestNameInterfaces(t *testing.T) {
 		t.Errorf("%v", entries[2])
 	}
 }
+
+func TestPeek(t *testing.T) {
+	now := time.Unix(1000, 0)
+	mac, _ := net.ParseMAC("58:9c:fc:00:00:05")
+	c := New(Options{
+		TTL: time.Second,
+		Now: func() time.Time { return now },
+		ReadTable: func() ([]Entry, error) {
+			return []Entry{{Addr: netip.MustParseAddr("10.0.0.5"), MAC: mac, State: StateReachable}}, nil
+		},
+		HostPrefixes: func() ([]netip.Prefix, error) { return nil, nil },
+	})
+	a := netip.MustParseAddr("10.0.0.5")
+	if _, ok := c.Peek(a); ok {
+		t.Fatal("Peek found an address before any read")
+	}
+	if _, err := c.Lookup(context.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+	if e, ok := c.Peek(netip.MustParseAddr("::ffff:10.0.0.5")); !ok || e.MAC.String() != mac.String() {
+		t.Errorf("Peek after a lookup: %v %t", e, ok)
+	}
+	if _, err := c.Lookup(context.Background(), netip.MustParseAddr("10.9.0.5")); err == nil {
+		t.Fatal("a routed address was found")
+	}
+	if _, ok := c.Peek(netip.MustParseAddr("10.9.0.5")); ok {
+		t.Error("Peek gives a negative entry as found")
+	}
+	now = now.Add(time.Second)
+	if _, ok := c.Peek(a); ok {
+		t.Error("Peek gives an expired entry")
+	}
+	if s := c.Stats(); s.Reads != 2 || s.Hits != 0 {
+		t.Errorf("Peek counted or read: %+v", s)
+	}
+}

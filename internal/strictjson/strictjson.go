@@ -667,15 +667,21 @@ func typeName(t reflect.Type) string {
 	case reflect.Bool:
 		return "true or false"
 	case reflect.Slice:
-		return "a list of " + strings.TrimPrefix(typeName(t.Elem()), "a ") + "s"
+		return "a list of " + plural(typeName(t.Elem()))
 	case reflect.Map:
-		return "an object of " + strings.TrimPrefix(typeName(t.Elem()), "a ") + "s"
+		return "an object of " + plural(typeName(t.Elem()))
 	case reflect.Pointer:
 		return typeName(t.Elem())
 	case reflect.Struct:
 		return "an object"
 	}
 	return t.String()
+}
+
+// plural turns "a string" into "strings" and "an object" into "objects".
+func plural(name string) string {
+	name = strings.TrimPrefix(strings.TrimPrefix(name, "an "), "a ")
+	return name + "s"
 }
 
 // kind names the JSON value that starts with byte c, without its content.

@@ -15,7 +15,9 @@ package token
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -51,6 +53,7 @@ var (
 type Sealer struct {
 	aead cipher.AEAD
 	now  func() time.Time
+	seed [32]byte // a key of its own for Derive, made from the token key
 }
 
 // New returns a Sealer for a 32-byte key. Its clock is the wall clock as
@@ -72,7 +75,11 @@ func New(key []byte) (*Sealer, error) {
 		return nil, err
 	}
 	start := time.Now()
-	return &Sealer{aead: aead, now: steadyClock(start, func() time.Duration { return time.Since(start) })}, nil
+	sl := &Sealer{aead: aead, now: steadyClock(start, func() time.Duration { return time.Since(start) })}
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("imdsd derived secrets"))
+	m.Sum(sl.seed[:0])
+	return sl, nil
 }
 
 // steadyClock returns the clock a Sealer reads by default: the wall clock
@@ -104,6 +111,16 @@ func (s *Sealer) WithClock(now func() time.Time) *Sealer {
 	c := *s
 	c.now = now
 	return &c
+}
+
+// Derive returns a secret for purpose, derived from the token key (HMAC-
+// SHA256, under a key of its own made from the token key): the same for the
+// same key and purpose, so what is made from it survives a restart with
+// token_key_file, and useless for minting or opening tokens.
+func (s *Sealer) Derive(purpose string) []byte {
+	m := hmac.New(sha256.New, s.seed[:])
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
 }
 
 // Mint returns a token valid for ttl from now, only for the given binding

@@ -503,3 +503,19 @@ func BenchmarkMillionMints(b *testing.B) {
 	}
 	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)), "heap-B")
 }
+
+// TestDerive checks that derived secrets depend on the key and the purpose
+// only: the same after a restart with the same key, different otherwise.
+func TestDerive(t *testing.T) {
+	key := make([]byte, KeySize)
+	a, _ := New(key)
+	b, _ := New(key)
+	key[0] = 1
+	c, _ := New(key)
+	if x, y := a.Derive("p"), b.WithClock(time.Now).Derive("p"); string(x) != string(y) || len(x) != 32 {
+		t.Errorf("same key, same purpose: %x and %x, want the same 32 bytes", x, y)
+	}
+	if string(a.Derive("p")) == string(a.Derive("q")) || string(a.Derive("p")) == string(c.Derive("p")) {
+		t.Error("another purpose or another key gives the same secret")
+	}
+}

@@ -24,7 +24,9 @@
 // the top-level instance with the entry's own keys merged over it
 // ([Instance.Merge]), provisioned and validated on its own. A key given as
 // "" is the same as a key left out; null is accepted only for user_data,
-// user_data_base64 and iam, and also means "left out". Every problem found
+// user_data_base64, iam and the objects of an instance's life
+// (spot_interruption, rebalance_recommendation, iam.rotation), and also
+// means "left out" (in an entry: not inherited). Every problem found
 // is reported, as an [ErrorList] of messages "file:line: key: problem and
 // the expected form", in file order, each with its [Severity]. Keys are
 // written as paths: "iam.role", "ssh_public_keys[1]",
@@ -36,7 +38,10 @@ package config
 
 import (
 	_ "embed"
+	"net"
 	"net/netip"
+
+	"github.com/imdsd/imdsd/internal/lifecycle"
 )
 
 // MaxUserData is the largest user-data EC2 accepts: 16 KiB, before base64.
@@ -86,6 +91,12 @@ type Instance struct {
 	HTTPTokens string `json:"http_tokens"`
 	// HTTPEndpoint is "enabled" (the default) or "disabled".
 	HTTPEndpoint string `json:"http_endpoint"`
+	// Spec holds the keys of the instance's life (see imdsd.conf(5),
+	// LIFECYCLE): market, spot_interruption, rebalance_recommendation,
+	// scheduled_events and autoscaling_lifecycle. They are checked by
+	// lifecycle.Check and compiled by the server into a timeline per
+	// guest; after loading, Market is "on-demand" or "spot".
+	lifecycle.Spec
 
 	// Filled in by provisioning; not keys.
 	userData []byte
@@ -130,7 +141,9 @@ type Service struct {
 // under the entry's own.
 type Entry struct {
 	Instance
-	// Match holds the client addresses or networks the entry serves.
+	// Match holds the client addresses, networks or MAC addresses the
+	// entry serves. An entry that gives a mac and no match is matched by
+	// its own mac.
 	Match []string `json:"match"`
 	// Listen, when given, limits the entry to connections to one local
 	// address, and port.
@@ -141,6 +154,10 @@ type Entry struct {
 	// Clients holds the client networks; an address is a /32 or /128.
 	// IPv4-mapped IPv6 clients are matched as IPv4.
 	Clients []netip.Prefix `json:"-"`
+	// MACs holds the MAC addresses of the guests the entry serves: those
+	// of Match, or its own mac when it gives a mac and no match. See
+	// [Entry.ForClient] for what a guest matched by MAC address is served.
+	MACs []net.HardwareAddr `json:"-"`
 	// Local, when valid, is the local address (and port, when
 	// Local.Port() is not 0) the entry applies to.
 	Local netip.AddrPort `json:"-"`
@@ -148,10 +165,13 @@ type Entry struct {
 	// "imdsd.conf:12" or "vms/web1.json".
 	Origin string `json:"-"`
 
-	// own and given are the entry as decoded and the keys its file gives,
-	// so that runtime overrides merge where the file's keys do (override.go).
-	own   *Instance
-	given func(path string) bool
+	own     ownKeys   // the keys the entry gives itself (mac.go)
+	decoded *Instance // the entry's instance before provisioning, for ForClient
+	// ownInst and ownGiven are the entry as decoded and the keys its file
+	// gives, so that runtime overrides merge where the file's keys do
+	// (override.go).
+	ownInst  *Instance
+	ownGiven func(path string) bool
 }
 
 // File is what a configuration file holds, as decoded.
@@ -237,6 +257,8 @@ type IAM struct {
 	Token              string `json:"token"`
 	InstanceProfileArn string `json:"instance_profile_arn"`
 	InstanceProfileID  string `json:"instance_profile_id"`
+	// Credentials holds rotation and fault, the lifecycle keys of iam.
+	lifecycle.Credentials
 }
 
 // PublicKey is one entry of ssh_public_keys, as served under public-keys/.

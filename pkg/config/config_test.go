@@ -85,7 +85,7 @@ func TestErrors(t *testing.T) {
 				`t.json:2: iam.rol: unknown key (did you mean "role"?)`,
 			}},
 		{"unknown nested key, list of keys", "{\n  \"iam\": {\n    \"role\": \"web\",\n    \"colour\": \"x\"\n  }\n}",
-			[]string{`t.json:4: iam.colour: unknown key: expected one of role, access_key_id, secret_access_key, token, instance_profile_arn, instance_profile_id`}},
+			[]string{`t.json:4: iam.colour: unknown key: expected one of role, access_key_id, secret_access_key, token, instance_profile_arn, instance_profile_id, rotation, fault`}},
 		{"unknown key with an odd name", `{"a b": {"c": [1, {"d": 2}]}}`,
 			[]string{`t.json:1: ["a b"]: unknown key: remove it or correct its spelling`}},
 		{"duplicate key", "{\n  \"region\": \"us-east-1\",\n  \"region\": \"us-east-2\"\n}",

@@ -114,6 +114,10 @@ func writeFields(b *strings.Builder, indent string, v reflect.Value) {
 		if !f.IsExported() {
 			continue
 		}
+		if f.Anonymous && f.Type.Kind() == reflect.Struct {
+			writeFields(b, indent, v.Field(i)) // embedded: its keys are this object's
+			continue
+		}
 		fmt.Fprintf(b, "%s%s: ", indent, strictjson.Name(f))
 		fv := v.Field(i)
 		if fv.Kind() == reflect.Pointer {

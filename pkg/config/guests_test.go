@@ -123,11 +123,11 @@ func TestGuestErrors(t *testing.T) {
 }`,
 			errs: []string{
 				`t.json:2: match: belongs inside an entry of instances or a file of instances_dir: at the top level there is no guest to match`,
-				`t.json:4: instances[0].match[0]: "10.0.0.300" is not an address or network: expected one such as 10.0.0.11, 10.0.1.0/28 or fd00::11`,
-				`t.json:4: instances[0].match[1]: "nonsense/8" is not an address or network: expected one such as 10.0.0.11, 10.0.1.0/28 or fd00::11`,
+				`t.json:4: instances[0].match[0]: "10.0.0.300" is not an address, network or MAC address: expected one such as 10.0.0.11, 10.0.1.0/28, fd00::11 or 58:9c:fc:0a:1b:21`,
+				`t.json:4: instances[0].match[1]: "nonsense/8" is not an address, network or MAC address: expected one such as 10.0.0.11, 10.0.1.0/28, fd00::11 or 58:9c:fc:0a:1b:21`,
 				`t.json:4: instances[0].listen: "eth0" is not a local address: expected an address, or an address and port, such as 169.254.169.254 or 169.254.169.254:80`,
 				`t.json:5: instances[0].token_hop_limit: is a top-level key: it configures the service, not one instance`,
-				`t.json:6: instances[1].match: is missing: give the addresses or networks of the guests this instance serves, such as ["10.0.0.11", "10.0.1.0/28"]`,
+				`t.json:6: instances[1].match: is missing: give the addresses, networks or MAC addresses of the guests this instance serves, such as ["10.0.0.11", "10.0.1.0/28", "58:9c:fc:0a:1b:21"], or give the instance its own mac and no match`,
 			},
 		},
 		{

@@ -13,7 +13,8 @@ import (
 // value, such as "default_delay_ms": 0, still counts). Objects merge key by
 // key: tags, endpoint_delay_ms and force_status (where a path of over
 // replaces the same path spelled differently in base), and iam field by
-// field; everything else, lists included, replaces. User-data given in
+// field; everything else, lists and the other objects (iam.rotation,
+// spot_interruption, rebalance_recommendation) included, replaces. User-data given in
 // either form replaces base's in both forms. Neither base nor over is
 // changed, and the result shares nothing with them. Merge works on
 // instances as decoded: provision the result, then validate it.
@@ -64,7 +65,7 @@ func mergeStruct(dst, src reflect.Value, prefix string, given func(string) bool)
 				}
 				d.SetMapIndex(it.Key(), it.Value())
 			}
-		case f.Type.Kind() == reflect.Pointer && f.Type.Elem().Kind() == reflect.Struct && !d.IsNil() && !s.IsNil():
+		case key == "iam" && !d.IsNil() && !s.IsNil():
 			mergeStruct(d.Elem(), s.Elem(), key, given)
 		default:
 			d.Set(s)

@@ -22,17 +22,22 @@ func (c *Config) Override(e *Entry, name string, doc []byte) (*Entry, ErrorList,
 		return finishEntry(nil, p)
 	}
 	p.fixed(e.InstanceID, &o.Instance)
+	if e.ByOwnMAC() && p.given("mac") {
+		p.errorf("mac", "cannot change at run time: the guest is matched by it; remove the guest and add it again, or edit the configuration")
+	}
 	base := &e.Instance
-	if e.own != nil {
-		base = c.base.Merge(e.own, e.given)
+	if e.ownInst != nil {
+		base = c.base.Merge(e.ownInst, e.ownGiven)
 	}
-	n := &Entry{Instance: *base.Merge(&o.Instance, p.given), Match: e.Match, Listen: e.Listen, Origin: e.Origin}
-	n.own, n.given = n.Instance.clone(), func(path string) bool {
-		return p.given(path) || e.given != nil && e.given(path)
+	n := *e // match, listen, the MAC addresses and what the entry gives stay
+	n.Instance = *base.Merge(&o.Instance, p.given)
+	n.ownInst, n.ownGiven = n.Instance.clone(), func(path string) bool {
+		return p.given(path) || e.ownGiven != nil && e.ownGiven(path)
 	}
+	n.decoded = n.Instance.clone()
 	n.provision()
 	n.Instance.validate(p)
-	return finishEntry(n, p)
+	return finishEntry(&n, p)
 }
 
 // OverrideDefault is [Config.Override] for the top-level instance: c's

@@ -104,6 +104,7 @@ func (c *Instance) provision() {
 	}
 	def(&c.HTTPTokens, defaults.HTTPTokens)
 	def(&c.HTTPEndpoint, defaults.HTTPEndpoint)
+	def(&c.Market, "on-demand")
 
 	if a := c.IAM; a != nil && reRole.MatchString(a.Role) && reAccount.MatchString(c.AccountID) {
 		seed := c.InstanceID + "/" + a.Role
@@ -223,9 +224,9 @@ func resolve(dir, path string) string {
 	return filepath.Join(dir, path)
 }
 
-// provision fills in the entry: its instance, then the clients and the
-// local address from match and listen, leaving out what does not parse
-// (validate reports it).
+// provision fills in the entry: its instance, then the clients (addresses
+// and networks, MAC addresses) and the local address from match, mac and
+// listen, leaving out what does not parse (validate reports it).
 func (e *Entry) provision() {
 	e.Instance.provision()
 	e.Clients = nil
@@ -234,6 +235,7 @@ func (e *Entry) provision() {
 			e.Clients = append(e.Clients, pf)
 		}
 	}
+	e.provisionMACs()
 	e.Local = netip.AddrPort{}
 	if e.Listen != "" {
 		e.Local, _ = parseListen(e.Listen)

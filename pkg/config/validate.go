@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/imdsd/imdsd/internal/imdspath"
+	"github.com/imdsd/imdsd/internal/lifecycle"
 	"github.com/imdsd/imdsd/internal/strictjson"
 )
 
@@ -89,13 +90,20 @@ func (p *parser) inRange(path, field string, v int) {
 // examples show the expected form of the keys whose values are lists or
 // objects, for messages about values of the wrong type.
 var examples = map[string]string{
-	"ssh_public_keys":    `["ssh-ed25519 AAAAC3Nz... user@host"]`,
-	"security_groups":    `["default"]`,
-	"security_group_ids": `["sg-0123456789abcdef0"]`,
-	"endpoint_delay_ms":  `{"meta-data/instance-id": 2000}`,
-	"force_status":       `{"meta-data/instance-id": 503}`,
-	"tags":               `{"Name": "web"}`,
-	"iam":                `{"role": "web"}`,
+	"ssh_public_keys":          `["ssh-ed25519 AAAAC3Nz... user@host"]`,
+	"security_groups":          `["default"]`,
+	"security_group_ids":       `["sg-0123456789abcdef0"]`,
+	"endpoint_delay_ms":        `{"meta-data/instance-id": 2000}`,
+	"force_status":             `{"meta-data/instance-id": 503}`,
+	"tags":                     `{"Name": "web"}`,
+	"iam":                      `{"role": "web"}`,
+	"iam.rotation":             `{"lifetime": "6h", "interval": "1h"}`,
+	"spot_interruption":        `{"action": "terminate", "after": "90s"}`,
+	"rebalance_recommendation": `{"after": "60s"}`,
+	"scheduled_events":         `[{"code": "system-reboot", "not_before": "72h"}]`,
+	"scheduled_events[]":       `{"code": "system-reboot", "not_before": "72h"}`,
+	"autoscaling_lifecycle":    `[{"state": "Terminated", "after": "5m"}]`,
+	"autoscaling_lifecycle[]":  `{"state": "Terminated", "after": "5m"}`,
 }
 
 // validate rejects values a client cannot use and warns about values a
@@ -277,6 +285,7 @@ func (c *Instance) validate(p *parser) {
 			}
 		}
 	}
+	c.validateLifecycle(p)
 	switch c.HTTPTokens {
 	case "required", "optional":
 	default:
@@ -552,19 +561,10 @@ func (s *Service) validate(p *parser, entries bool) {
 // is said once, at the top level.
 func (e *Entry) validate(p *parser, topMsgs map[string]bool) {
 	e.Instance.validate(p)
-	if len(e.Match) == 0 && !p.isBad("match") {
-		p.errorf("match", "is missing: give the addresses or networks of the guests this instance serves, such as [\"10.0.0.11\", \"10.0.1.0/28\"]")
+	if len(e.Match) == 0 && !p.isBad("match") && !e.own.mac {
+		p.errorf("match", "is missing: give the addresses, networks or MAC addresses of the guests this instance serves, such as [\"10.0.0.11\", \"10.0.1.0/28\", \"58:9c:fc:0a:1b:21\"], or give the instance its own mac and no match")
 	}
-	for j, s := range e.Match {
-		pf, err := parseMatch(s)
-		if err != nil {
-			p.errorf("match["+strconv.Itoa(j)+"]", "%s is not an address or network: expected one such as 10.0.0.11, 10.0.1.0/28 or fd00::11", quote(s))
-			continue
-		}
-		if linkLocal(pf) {
-			p.warnf("match["+strconv.Itoa(j)+"]", "%s is link-local: any guest on the link can send from it and get this instance's user-data and credentials, unless a filter keeps each guest to its own address (see MANY GUESTS in imdsd(8)); match the guest's own unique address instead", pf)
-		}
-	}
+	e.validateMatch(p)
 	if e.Listen != "" {
 		if _, err := parseListen(e.Listen); err != nil {
 			p.errorf("listen", "%s is not a local address: expected an address, or an address and port, such as 169.254.169.254 or 169.254.169.254:80", quote(e.Listen))
@@ -591,6 +591,7 @@ func linkLocal(pf netip.Prefix) bool {
 type checkedEntry struct {
 	e             *Entry
 	matchAt, idAt string
+	macAt         []string // where each of e.MACs is given
 }
 
 // listenOverlap reports whether two entries' listen restrictions can both
@@ -616,6 +617,7 @@ func crossCheck(prev []checkedEntry, e *Entry, p *parser, inherited bool) []chec
 			}
 		}
 	}
+	macAt := crossCheckMACs(prev, e, p)
 	idAt := p.where("instance_id")
 	for _, q := range prev {
 		if q.idAt != "" && q.e.InstanceID == e.InstanceID {
@@ -628,5 +630,28 @@ func crossCheck(prev []checkedEntry, e *Entry, p *parser, inherited bool) []chec
 			break
 		}
 	}
-	return append(prev, checkedEntry{e: e, matchAt: p.where("match"), idAt: idAt})
+	return append(prev, checkedEntry{e: e, matchAt: p.where("match"), idAt: idAt, macAt: macAt})
+}
+
+// validateLifecycle reports the problems lifecycle.Check finds in the keys
+// of the instance's life, and lifecycle.CheckCredentials in those of iam,
+// each under its key.
+func (c *Instance) validateLifecycle(p *parser) {
+	report := func(prefix string, probs []lifecycle.Problem) {
+		for _, pr := range probs {
+			key := pr.Key // a path already: "scheduled_events[1].not_before"
+			if prefix != "" {
+				key = prefix + "." + key
+			}
+			if pr.Warning {
+				p.warnf(key, "%s", pr.Msg)
+			} else {
+				p.errorf(key, "%s", pr.Msg)
+			}
+		}
+	}
+	report("", lifecycle.Check(c.Spec))
+	if c.IAM != nil {
+		report("iam", lifecycle.CheckCredentials(c.IAM.Credentials))
+	}
 }

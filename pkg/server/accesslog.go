@@ -335,11 +335,12 @@ func (a *accessLog) shutdown(ctx context.Context) {
 // while guests are configured.
 func (s *Server) unknownClient(r *http.Request) bool {
 	st := s.state.Load()
-	if len(st.exact) == 0 && len(st.nets) == 0 {
+	if len(st.exact) == 0 && len(st.nets) == 0 && st.mac == nil {
 		return false
 	}
 	client, local := addrs(r)
-	return st.instanceFor(client, local) == st.def
+	in, _ := s.clientInstance(r.Context(), st, r, client, local)
+	return in == st.def
 }
 
 // logRequest records r's line in the access log, if its level wants it.

@@ -251,7 +251,7 @@ func (s *Server) stateOf(v *view) *state {
 			ids[&g.entry.Instance] = g.id
 		}
 	}
-	st := newState(v.cfg, def, entries, s.launched)
+	st := newState(v.cfg, def, entries, s.launched, lifeParams{loaded: s.opts.Now(), seed: s.seed, log: s.log})
 	st.view = v
 	st.each(func(in *instance) {
 		if id := ids[in.cfg]; id != "" {

@@ -120,7 +120,10 @@ func (s *Server) answer(r *http.Request) (rep reply, ok bool) {
 	}()
 	st := s.state.Load()
 	client, local := addrs(r)
-	in := st.instanceFor(client, local)
+	in, why := s.clientInstance(r.Context(), st, r, client, local)
+	if why != nil && in == st.def {
+		s.logUnknown(r.Context(), client, why)
+	}
 	if in == nil {
 		// unknown_clients "deny": refused as EC2 refuses a disabled
 		// endpoint, which clients take as final rather than retrying.
@@ -132,6 +135,7 @@ func (s *Server) answer(r *http.Request) (rep reply, ok bool) {
 	if in.seen != nil {
 		in.seen.record(client, s.opts.Now())
 	}
+	s.requested(in)
 	if rl := st.cfg.RateLimit; rl != nil && rl.RequestsPerSecond > 0 && client.IsValid() && !ratelimit.Exempt(client, rl.Loopback) {
 		maxWait := time.Duration(0)
 		if rl.Action == "delay" {
@@ -228,6 +232,9 @@ func (s *Server) decide(r *http.Request, st *state, in *instance, client netip.A
 	if !metadata.KnownVersion(version) {
 		return errorReply(http.StatusNotFound)
 	}
+	if k := in.dyn[rest]; k != 0 {
+		return s.dynamic(in, k, rest, ttl)
+	}
 	e := in.tree.Lookup(rest)
 	if e == nil {
 		return errorReply(http.StatusNotFound)
@@ -295,15 +302,21 @@ func parseTTL(vals []string) (int, bool) {
 // binding is what a token is bound to: the client's address and the
 // instance it belongs to, so that a token taken to another guest, or kept
 // across a reload that gives the address to another instance, does not
-// open.
+// open; for a guest matched by MAC address, its MAC address too, so that
+// a token does not open for another guest that took over the address.
+// An instance id holds no NUL byte, so the parts cannot run together.
 func binding(client netip.Addr, remote string, in *instance) []byte {
-	b := make([]byte, 0, 16+1+len(in.id))
+	b := make([]byte, 0, 16+1+len(in.id)+1+len(in.mac))
 	if client.IsValid() {
 		b = append(b, client.AsSlice()...)
 	} else {
 		b = append(b, remote...)
 	}
-	return append(append(b, 0), in.id...)
+	b = append(append(b, 0), in.id...)
+	if in.mac != nil {
+		b = append(append(b, 0), in.mac...)
+	}
+	return b
 }
 
 // rejectReason names a token error for the metrics.

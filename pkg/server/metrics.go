@@ -11,17 +11,20 @@ import (
 
 // metrics are the server's Prometheus counters, in a registry of its own.
 type metrics struct {
-	reg        *prometheus.Registry
-	requests   *prometheus.CounterVec
-	codes      [600]string // status code label values, made once
-	tokens     prometheus.Counter
-	v1         prometheus.Counter
-	rejected   *prometheus.CounterVec
-	limited    *prometheus.CounterVec
-	refused    *prometheus.CounterVec
-	perGuest   *prometheus.CounterVec
-	panics     prometheus.Counter
-	clientGone prometheus.Counter
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	codes    [600]string // status code label values, made once
+	tokens   prometheus.Counter
+	v1       prometheus.Counter
+	rejected *prometheus.CounterVec
+	limited  *prometheus.CounterVec
+	refused  *prometheus.CounterVec
+	perGuest *prometheus.CounterVec
+	// Lifecycle (lifecycle.go).
+	transitions *prometheus.CounterVec
+	readDelay   *prometheus.GaugeVec
+	panics      prometheus.Counter
+	clientGone  prometheus.Counter
 	// The access log's.
 	logDropped    prometheus.Counter
 	logSummarised prometheus.Counter
@@ -43,6 +46,11 @@ func newMetrics(version string) *metrics {
 	// "guest" is the client, "instance" what it is served (see state);
 	// the name is kept as imdsd(8) documents it.
 	m.perGuest = f("guest_requests_total", "Requests from guests, by the instance served: an entry's instance id, or \"default\".", "instance_id")
+	m.transitions = f("lifecycle_transitions_total", "Lifecycle transitions that became visible to a guest, by the instance served and kind: spot_interruption, rebalance_recommendation, scheduled_event, autoscaling_lifecycle, credentials.", "instance_id", "kind")
+	m.readDelay = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "imdsd", Name: "lifecycle_notice_read_delay_seconds",
+		Help: "Seconds from a notice becoming visible to the guest's first read of it, for the latest notice read, by the instance served and kind."},
+		[]string{"instance_id", "kind"})
+	m.reg.MustRegister(m.readDelay)
 	m.panics = f("panics_total", "Requests whose handling panicked (answered 500).").WithLabelValues()
 	m.clientGone = f("clients_gone_total", "Clients that left during an injected delay or rate-limit wait.").WithLabelValues()
 	m.logDropped = f("access_log_dropped_total", "Access log lines dropped because the log destination fell behind (its buffer was full).").WithLabelValues()

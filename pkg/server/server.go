@@ -29,6 +29,7 @@ import (
 	"github.com/imdsd/imdsd/internal/connlimit"
 	"github.com/imdsd/imdsd/internal/guestkey"
 	"github.com/imdsd/imdsd/internal/hostheader"
+	"github.com/imdsd/imdsd/internal/lifecycle"
 	"github.com/imdsd/imdsd/internal/metadata"
 	"github.com/imdsd/imdsd/internal/ratelimit"
 	"github.com/imdsd/imdsd/internal/token"
@@ -69,6 +70,12 @@ type Options struct {
 	// that it survives a restart; New reads it and refuses one it cannot
 	// (a *statefile.Error). Empty keeps the changes in memory only.
 	StateFile string
+	// MACResolver finds the MAC addresses of clients, for configurations
+	// whose entries match guests by MAC address. Nil means the host's
+	// neighbour table (ARP and NDP entries), read through a cache that
+	// keeps answers for NeighbourTTL and lasts as long as the Server. It
+	// is not used by a configuration that matches by address alone.
+	MACResolver MACResolver
 }
 
 // Server answers metadata requests. Its methods are safe for concurrent use.
@@ -88,6 +95,10 @@ type Server struct {
 	reloadMu sync.Mutex      // orders reloads and control requests
 	labels   map[string]bool // the instance_id labels being served
 	rt       runtime         // what the control API changed (control.go)
+	macs     MACResolver     // for entries matching by MAC address (mac.go)
+	unknown  unknownLog      // rate-limits the lines about unknown MAC addresses
+	seed     []byte          // lifecycle credentials are derived from it (lifecycle.go)
+	life     *lifeLoop       // logs and counts lifecycle transitions (lifecycle.go)
 }
 
 // Words: a guest is a client (a VM, a jail) and is known by its source
@@ -104,6 +115,9 @@ type state struct {
 	// networks.
 	exact map[netip.Addr][]*instance
 	nets  []*instance
+	mac   *macTable // entries' instances by MAC address; nil: none match by MAC (mac.go)
+	// loaded is when the configuration was loaded, by the Server's clock.
+	loaded time.Time
 }
 
 // instance is the instance of one entry, or the default one, ready to
@@ -122,6 +136,18 @@ type instance struct {
 	modified []string           // Last-Modified of its answers
 	count    prometheus.Counter // its guest_requests_total
 	seen     *guestSeen         // its requests, for the guest list; nil: not a guest
+	// entry is the entry of an instance that matches by MAC address;
+	// mac, the client's MAC address, for the instance made for one client
+	// matched by it (mac.go), bound into its tokens.
+	entry *config.Entry
+	mac   net.HardwareAddr
+	// Its life (lifecycle.go): the timeline, the paths whose answers move
+	// with it, the static names of the listings it adds to, and up to when
+	// its transitions were reported (the transition goroutine's).
+	tl       *lifecycle.Timeline
+	dyn      map[string]dynKind
+	listings map[string][]string
+	lifeFrom time.Time
 }
 
 func newInstance(cfg *config.Instance, launched time.Time) *instance {
@@ -132,17 +158,19 @@ func newInstance(cfg *config.Instance, launched time.Time) *instance {
 
 // newState builds the lookup tables for cfg, serving def (nil: refused) to
 // unknown clients and entries to theirs: cfg's own, or with runtime state
-// over them.
-func newState(cfg *config.Config, def *config.Instance, entries []*config.Entry, launched time.Time) *state {
-	st := &state{cfg: cfg, exact: map[netip.Addr][]*instance{}}
+// over them; and each instance's timeline.
+func newState(cfg *config.Config, def *config.Instance, entries []*config.Entry, launched time.Time, lp lifeParams) *state {
+	st := &state{cfg: cfg, exact: map[netip.Addr][]*instance{}, loaded: lp.loaded}
 	if def != nil {
 		st.def = newInstance(def, launched)
+		st.def.compileLife(lp)
 	}
 	for _, e := range entries {
 		in := newInstance(&e.Instance, launched)
 		in.listen, in.match = e.Local, e.Clients
 		in.id = []byte(e.InstanceID)
 		in.label = e.InstanceID
+		in.compileLife(lp)
 		for _, pf := range e.Clients {
 			if pf.IsSingleIP() {
 				st.exact[pf.Addr()] = append(st.exact[pf.Addr()], in)
@@ -150,6 +178,7 @@ func newState(cfg *config.Config, def *config.Instance, entries []*config.Entry,
 				st.nets = append(st.nets, in)
 			}
 		}
+		st.addMACs(e, in, launched)
 	}
 	return st
 }
@@ -174,16 +203,44 @@ func (st *state) each(f func(*instance)) {
 			f(in)
 		}
 	}
+	if st.mac != nil {
+		for _, ins := range st.mac.byMAC {
+			for _, in := range ins {
+				if !seen[in] {
+					seen[in] = true
+					f(in)
+				}
+			}
+		}
+	}
 }
 
 // instanceFor returns the instance serving a client at addr that connected
-// to local, or nil when the client is refused.
+// to local, by address alone, or nil when the client is refused. Entries
+// matching by MAC address are [Server.clientInstance]'s.
 func (st *state) instanceFor(addr netip.Addr, local netip.AddrPort) *instance {
+	if in := st.exactFor(addr, local); in != nil {
+		return in
+	}
+	if in := st.netFor(addr, local); in != nil {
+		return in
+	}
+	return st.def
+}
+
+// exactFor returns the instance whose match names addr itself, or nil.
+func (st *state) exactFor(addr netip.Addr, local netip.AddrPort) *instance {
 	for _, in := range st.exact[addr] {
 		if in.serves(local) {
 			return in
 		}
 	}
+	return nil
+}
+
+// netFor returns the instance whose match holds a network containing
+// addr, or nil.
+func (st *state) netFor(addr netip.Addr, local netip.AddrPort) *instance {
 	for _, in := range st.nets {
 		if in.serves(local) {
 			for _, pf := range in.match {
@@ -193,7 +250,7 @@ func (st *state) instanceFor(addr netip.Addr, local netip.AddrPort) *instance {
 			}
 		}
 	}
-	return st.def
+	return nil
 }
 
 // guestKey says whom a client at addr connecting to local counts against
@@ -263,6 +320,12 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		metrics:  newMetrics(opts.Version),
 		limiter:  ratelimit.New(),
 		hv:       newHeaderValues(),
+		seed:     sealer.Derive(seedPurpose),
+		life:     newLifeLoop(),
+		macs:     opts.MACResolver,
+	}
+	if s.macs == nil {
+		s.macs = newNeighbours() // reads nothing until asked
 	}
 	s.alog = newAccessLog(opts, s.metrics)
 	s.fe.readHeaderTimeout, s.fe.maxHeader, s.fe.handler = headerTimeout, maxHeader, s
@@ -279,6 +342,12 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 // was made with. The runtime state (see [Server.Control]) is laid over the
 // new configuration; a guest's runtime changes that it makes invalid are
 // dropped, and logged with the reason.
+//
+// Each instance's lifecycle timeline is compiled anew and takes over the
+// old one's of the same instance id (see lifecycle.Timeline.Carry): the
+// guest's first-request time, and what was issued under keys that did not
+// change; a changed schedule applies from the reload. A control request
+// swaps the state the same way.
 func (s *Server) Reload(cfg *config.Config) {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
@@ -290,15 +359,22 @@ func (s *Server) swap(st *state) {
 	labels := map[string]bool{}
 	st.each(func(in *instance) {
 		in.count = s.metrics.perGuest.WithLabelValues(in.label)
+		for _, k := range lifecycle.Kinds { // exported before anything happens
+			s.metrics.transitions.WithLabelValues(in.label, k)
+		}
 		labels[in.label] = true
 	})
+	st.carryLife(s.state.Load())
 	s.state.Store(st)
 	for l := range s.labels { // a guest that is gone takes its series along
 		if !labels[l] {
 			s.metrics.perGuest.DeleteLabelValues(l)
+			s.metrics.transitions.DeletePartialMatch(prometheus.Labels{"instance_id": l})
+			s.metrics.readDelay.DeletePartialMatch(prometheus.Labels{"instance_id": l})
 		}
 	}
 	s.labels = labels
+	s.life.wake()
 }
 
 // Config returns the configuration being served.
@@ -308,11 +384,12 @@ func (s *Server) Config() *config.Config { return s.state.Load().cfg }
 // when it returns nil. It may be called for several listeners at once.
 func (s *Server) Serve(ln net.Listener) error {
 	s.alog.start()
+	s.startLife()
 	limited := connlimit.New(ln, func() connlimit.Limits {
 		cfg := s.state.Load().cfg
 		return connlimit.Limits{Total: cfg.MaxConnections, PerClient: cfg.MaxConnectionsPerClient, Guests: len(cfg.Entries())}
 	}, func(remote netip.Addr, local netip.AddrPort) guestkey.Key {
-		return s.state.Load().guestKey(remote, local)
+		return s.guestKey(s.state.Load(), remote, local)
 	}, func(perClient bool) {
 		if perClient {
 			s.metrics.refused.WithLabelValues("per_client").Inc()
@@ -329,6 +406,7 @@ func (s *Server) Serve(ln net.Listener) error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopOnce.Do(func() { close(s.stop) })
 	err := s.shutdownFront(ctx)
+	s.stopLife()
 	s.alog.shutdown(ctx)
 	return err
 }
