@@ -12,6 +12,8 @@ import (
 	"os"
 	"strings"
 	"syscall"
+
+	"github.com/imdsd/imdsd/internal/cli"
 )
 
 // maxResponse bounds what imdsctl reads of an answer.
@@ -99,7 +101,7 @@ func (c *client) unreachable(ctx context.Context, err error) error {
 	default:
 		hint = rootCause(err)
 	}
-	return &exitError{code: exitUnreachable, err: fmt.Errorf("cannot reach imdsd at %s: %s", c.socket, hint)}
+	return &cli.Error{Code: exitUnreachable, Err: fmt.Errorf("cannot reach imdsd at %s: %s", c.socket, hint)}
 }
 
 func rootCause(err error) string {
@@ -120,7 +122,7 @@ func check(res *response) error {
 	}
 	var r refusal
 	if err := json.Unmarshal(res.body, &r); err != nil || r.Error == "" {
-		return &exitError{code: exitRefused, err: fmt.Errorf("imdsd answered %d %s: %s", res.status, http.StatusText(res.status), strings.TrimSpace(string(res.body)))}
+		return &cli.Error{Code: exitRefused, Err: fmt.Errorf("imdsd answered %d %s: %s", res.status, http.StatusText(res.status), strings.TrimSpace(string(res.body)))}
 	}
 	var b strings.Builder
 	b.WriteString(r.Error)
@@ -133,5 +135,5 @@ func check(res *response) error {
 		}
 		b.WriteString(p.Message)
 	}
-	return &exitError{code: exitRefused, err: errors.New(b.String())}
+	return &cli.Error{Code: exitRefused, Err: errors.New(b.String())}
 }

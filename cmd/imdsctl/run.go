@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/imdsd/imdsd/internal/cli"
 	"github.com/imdsd/imdsd/internal/control"
 	"github.com/imdsd/imdsd/internal/ctlsock"
 )
@@ -102,7 +103,7 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var ops []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return nil, usagef("%s: %v", fs.Name(), flagError(err))
+			return nil, cli.Usagef("%s: %v", fs.Name(), flagError(err))
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -137,7 +138,7 @@ func (c *command) run(ctx context.Context, args []string, stdout, stderr io.Writ
 	// The global options, before the command.
 	fs := c.flags("imdsctl")
 	if err := fs.Parse(args[1:]); err != nil {
-		return usagef("%v", flagError(err))
+		return cli.Usagef("%v", flagError(err))
 	}
 	rest := fs.Args()
 	if c.help {
@@ -150,12 +151,12 @@ func (c *command) run(ctx context.Context, args []string, stdout, stderr io.Writ
 	}
 	if len(rest) == 0 {
 		fmt.Fprint(stderr, c.usage())
-		return &exitError{code: exitUsage, err: errors.New("no command")}
+		return &cli.Error{Code: exitUsage, Err: errors.New("no command")}
 	}
 	name, rest := rest[0], rest[1:]
 	cmd, ok := commands[name]
 	if !ok {
-		return usagef("unknown command %q; imdsctl --help lists them", name)
+		return cli.Usagef("unknown command %q; imdsctl --help lists them", name)
 	}
 	fs = c.flags(name)
 	o := &opts{set: isSet(fs)}
@@ -171,7 +172,7 @@ func (c *command) run(ctx context.Context, args []string, stdout, stderr io.Writ
 		return nil
 	}
 	if c.timeout <= 0 {
-		return usagef("--timeout %v: give a positive duration, such as 10s", c.timeout)
+		return cli.Usagef("--timeout %v: give a positive duration, such as 10s", c.timeout)
 	}
 	if err := checkOperands(name, cmd, ops); err != nil {
 		return err
@@ -232,9 +233,9 @@ func isSet(fs *flag.FlagSet) func(string) bool {
 func checkOperands(name string, s spec, ops []string) error {
 	switch {
 	case len(ops) < s.min:
-		return usagef("%s: missing %s", name, strings.Join(s.operands[len(ops):s.min], " "))
+		return cli.Usagef("%s: missing %s", name, strings.Join(s.operands[len(ops):s.min], " "))
 	case len(ops) > len(s.operands):
-		return usagef("%s: unexpected %q", name, ops[len(s.operands)])
+		return cli.Usagef("%s: unexpected %q", name, ops[len(s.operands)])
 	}
 	return nil
 }
@@ -294,7 +295,7 @@ var commands = map[string]spec{
 		build: func(c *command, ops []string, _ *opts) (*request, error) {
 			t, err := control.ParseTarget(ops[0])
 			if err != nil || t.ID == "" {
-				return nil, usagef("remove %s: give one instance id, such as i-0123456789abcdef0", ops[0])
+				return nil, cli.Usagef("remove %s: give one instance id, such as i-0123456789abcdef0", ops[0])
 			}
 			return &request{method: "DELETE", path: "/v1/guests/" + url.PathEscape(t.ID), print: printResults}, nil
 		},
@@ -311,7 +312,7 @@ var commands = map[string]spec{
 				return nil, err
 			}
 			if !slices.Contains(control.SpotActions, o.action) {
-				return nil, usagef("spot --action %s: expected %s", o.action, strings.Join(control.SpotActions, ", "))
+				return nil, cli.Usagef("spot --action %s: expected %s", o.action, strings.Join(control.SpotActions, ", "))
 			}
 			if err := duration("--in", o.in); err != nil {
 				return nil, err
@@ -350,7 +351,7 @@ var commands = map[string]spec{
 				return nil, err
 			}
 			if !slices.Contains(control.ASGStates, ops[1]) {
-				return nil, usagef("asg %s: expected one of %s", ops[1], strings.Join(control.ASGStates, ", "))
+				return nil, cli.Usagef("asg %s: expected one of %s", ops[1], strings.Join(control.ASGStates, ", "))
 			}
 			return post("/v1/guests/"+t+"/asg", map[string]string{"state": ops[1]}), nil
 		},
@@ -363,7 +364,7 @@ var commands = map[string]spec{
 				return nil, err
 			}
 			if !slices.Contains(control.CredentialActions, ops[1]) {
-				return nil, usagef("credentials %s: expected one of %s", ops[1], strings.Join(control.CredentialActions, ", "))
+				return nil, cli.Usagef("credentials %s: expected one of %s", ops[1], strings.Join(control.CredentialActions, ", "))
 			}
 			return post("/v1/guests/"+t+"/credentials", map[string]string{"action": ops[1]}), nil
 		},
@@ -396,39 +397,39 @@ func buildEvent(c *command, ops []string, o *opts) (*request, error) {
 		"reschedule": {"not-before"},
 	}[verb]
 	if !known {
-		return nil, usagef("event %s: expected add, cancel, complete or reschedule", verb)
+		return nil, cli.Usagef("event %s: expected add, cancel, complete or reschedule", verb)
 	}
 	if len(ops) < 3 {
 		if verb == "add" {
-			return nil, usagef("event add: missing CODE (%s)", strings.Join(control.EventCodes, ", "))
+			return nil, cli.Usagef("event add: missing CODE (%s)", strings.Join(control.EventCodes, ", "))
 		}
-		return nil, usagef("event %s: missing EVENT-ID", verb)
+		return nil, cli.Usagef("event %s: missing EVENT-ID", verb)
 	}
 	for _, f := range []string{"not-before", "not-after", "description"} {
 		if o.set(f) && !slices.Contains(takes, f) {
-			return nil, usagef("event %s takes no --%s", verb, f)
+			return nil, cli.Usagef("event %s takes no --%s", verb, f)
 		}
 	}
 	for _, w := range [][2]string{{"--not-before", o.notBefore}, {"--not-after", o.notAfter}} {
 		if w[1] != "" {
 			if _, err := control.ParseWhen(w[1]); err != nil {
-				return nil, usagef("%s %v", w[0], err)
+				return nil, cli.Usagef("%s %v", w[0], err)
 			}
 		}
 	}
 	if verb == "add" {
 		if !slices.Contains(control.EventCodes, ops[2]) {
-			return nil, usagef("event add %s: expected one of %s", ops[2], strings.Join(control.EventCodes, ", "))
+			return nil, cli.Usagef("event add %s: expected one of %s", ops[2], strings.Join(control.EventCodes, ", "))
 		}
 		return post("/v1/guests/"+t+"/events", map[string]string{
 			"code": ops[2], "not_before": o.notBefore, "not_after": o.notAfter, "description": o.describe,
 		}), nil
 	}
 	if verb == "reschedule" && o.notBefore == "" {
-		return nil, usagef("event reschedule: missing --not-before T|DURATION")
+		return nil, cli.Usagef("event reschedule: missing --not-before T|DURATION")
 	}
 	if !strings.HasPrefix(ops[2], "instance-event-") {
-		return nil, usagef("event %s %s: an event id is instance-event- and its digits, as imdsctl guests lists them", verb, ops[2])
+		return nil, cli.Usagef("event %s %s: an event id is instance-event- and its digits, as imdsctl guests lists them", verb, ops[2])
 	}
 	return post("/v1/guests/"+t+"/events/"+url.PathEscape(ops[2])+"/"+verb, map[string]string{"not_before": o.notBefore}), nil
 }
@@ -453,7 +454,7 @@ func post(path string, m map[string]string) *request {
 func target(s string) (string, error) {
 	t, err := control.ParseTarget(s)
 	if err != nil {
-		return "", usagef("%v", err)
+		return "", cli.Usagef("%v", err)
 	}
 	return url.PathEscape(t.String()), nil
 }
@@ -463,7 +464,7 @@ func duration(flag, s string) error {
 		return nil
 	}
 	if d, err := time.ParseDuration(s); err != nil || d < 0 {
-		return usagef("%s %s: expected a duration, such as 90s or 2m", flag, s)
+		return cli.Usagef("%s %s: expected a duration, such as 90s or 2m", flag, s)
 	}
 	return nil
 }
@@ -476,7 +477,7 @@ func (c *command) readInput(name string) ([]byte, error) {
 	if name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
-			return nil, usagef("%v", err)
+			return nil, cli.Usagef("%v", err)
 		}
 		defer f.Close()
 		r = f
@@ -489,7 +490,7 @@ func (c *command) readInput(name string) ([]byte, error) {
 		if name == "-" {
 			name = "standard input"
 		}
-		return nil, usagef("%s is empty: expected a JSON object", name)
+		return nil, cli.Usagef("%s is empty: expected a JSON object", name)
 	}
 	return data, nil
 }

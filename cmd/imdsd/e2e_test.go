@@ -72,7 +72,19 @@ func needRoot(t *testing.T, why string) {
 
 func TestMain(m *testing.M) {
 	flag.Parse()
+	// Every imdsd a test starts gets its own runtime and state directories
+	// (childEnv), so that their default control sockets and state files
+	// never meet; this one is for those started with the test's own
+	// environment, one at a time.
+	rt, err := os.MkdirTemp("", "imdsd-rt")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Setenv("RUNTIME_DIRECTORY", rt)
+	os.Setenv("STATE_DIRECTORY", rt)
 	code := m.Run()
+	os.RemoveAll(rt)
 	imdsdBin.Remove()
 	getimdsBin.Remove()
 	os.Exit(code)
@@ -233,14 +245,21 @@ func (d *daemonProc) listening() bool {
 
 // childEnv is the environment without variables that would make imdsd
 // think systemd started it (socket activation, readiness notification).
+// Each call gives the process runtime and state directories of its own
+// (RUNTIME_DIRECTORY, STATE_DIRECTORY), below the test run's.
 func childEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "LISTEN_") && !strings.HasPrefix(kv, "NOTIFY_SOCKET=") && !strings.HasPrefix(kv, "WATCHDOG_") {
+		if !strings.HasPrefix(kv, "LISTEN_") && !strings.HasPrefix(kv, "NOTIFY_SOCKET=") && !strings.HasPrefix(kv, "WATCHDOG_") &&
+			!strings.HasPrefix(kv, "RUNTIME_DIRECTORY=") && !strings.HasPrefix(kv, "STATE_DIRECTORY=") {
 			env = append(env, kv)
 		}
 	}
-	return env
+	dir, err := os.MkdirTemp(os.Getenv("RUNTIME_DIRECTORY"), "d")
+	if err != nil {
+		panic(err)
+	}
+	return append(env, "RUNTIME_DIRECTORY="+dir, "STATE_DIRECTORY="+dir)
 }
 
 // signal sends sig to the daemon.

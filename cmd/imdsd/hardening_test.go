@@ -98,7 +98,7 @@ func TestAdminSocketUser(t *testing.T) {
 	if err := syscall.Lstat(sock, &st); err != nil || st.Mode&0o777 != 0o600 {
 		t.Errorf("admin socket mode %o (%v), want 0600", st.Mode&0o777, err)
 	}
-	if strings.Contains(d.stderr.String(), "stay behind") {
+	if strings.Contains(d.stderr.String(), "admin socket will stay behind") {
 		t.Errorf("warned that the socket stays behind, though the user owns its directory")
 	}
 	d.signal(t, syscall.SIGTERM)
@@ -110,7 +110,7 @@ func TestAdminSocketUser(t *testing.T) {
 	rootDir := t.TempDir() // root's, 0700: nobody cannot remove from it
 	sock = filepath.Join(rootDir, "admin.sock")
 	d = startDaemon(t, "-u", "nobody", "--admin", "unix:"+sock)
-	if !strings.Contains(d.stderr.String(), "stay behind") {
+	if !strings.Contains(d.stderr.String(), "admin socket will stay behind") {
 		t.Errorf("no warning that the socket stays behind:\n%s", d.stderr.String())
 	}
 	d.signal(t, syscall.SIGTERM)

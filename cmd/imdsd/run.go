@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -14,13 +15,16 @@ import (
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
+	"golang.org/x/sys/unix"
 
 	"github.com/imdsd/imdsd/internal/cli"
+	"github.com/imdsd/imdsd/internal/ctlsock"
 	"github.com/imdsd/imdsd/internal/detach"
 	"github.com/imdsd/imdsd/internal/listen"
 	"github.com/imdsd/imdsd/internal/logging"
 	"github.com/imdsd/imdsd/internal/privdrop"
 	"github.com/imdsd/imdsd/internal/service"
+	"github.com/imdsd/imdsd/internal/statefile"
 	"github.com/imdsd/imdsd/internal/token"
 	"github.com/imdsd/imdsd/pkg/config"
 	"github.com/imdsd/imdsd/pkg/server"
@@ -61,11 +65,15 @@ type options struct {
 	facility   string
 	tag        string
 	admin      string
+	control    string
+	ctlGroup   string
+	ctlGiven   bool // --control was given: failing to create it is fatal
 }
 
 const usage = `usage: imdsd [-d] [-c file] [--host addr] [--port port] [-l addr:port]...
              [-p pidfile] [-u user] [--log dest] [--log-facility facility]
              [--log-tag tag] [--access-log all|errors|none] [--admin addr]
+             [--control path|none] [--control-group group]
        imdsd -t [-c file]
        imdsd --version
 
@@ -88,6 +96,10 @@ const usage = `usage: imdsd [-d] [-c file] [--host addr] [--port port] [-l addr:
       --no-access-log    the same as --access-log none
       --admin addr       serve /healthz and /metrics on addr:port or
                          unix:/path (loopback or a socket only)
+      --control path     the control socket for imdsctl, or none (default
+                         /var/run/imdsd/control.sock; under systemd, in
+                         $RUNTIME_DIRECTORY)
+      --control-group g  make the control socket mode 0660 for group g
       --version          print the version and exit
   -h, --help             print this help and exit
 
@@ -115,6 +127,8 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
 	fs.Var(&o.accessLog, "access-log", "")
 	fs.BoolFunc("no-access-log", "", func(string) error { o.accessLog.level = server.AccessLogNone; return nil })
 	str(&o.admin, "", "admin")
+	str(&o.control, "", "control")
+	str(&o.ctlGroup, "", "control-group")
 	boolean(&o.version, "version")
 	boolean(&o.help, "help", "h")
 
@@ -133,6 +147,10 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
 	if fs.NArg() > 0 {
 		fmt.Fprint(stderr, usage)
 		return nil, cli.Usagef("unexpected argument %q", fs.Arg(0))
+	}
+	fs.Visit(func(f *flag.Flag) { o.ctlGiven = o.ctlGiven || f.Name == "control" })
+	if o.control == "" {
+		o.control = ctlsock.DefaultPath(os.Getenv)
 	}
 	if o.port < 0 || o.port > 65535 {
 		return nil, cli.Usagef("--port %d: not a TCP port (0 to 65535)", o.port)
@@ -203,6 +221,9 @@ func runChild(ctx context.Context, o *options) error {
 		abs, _ := filepath.Abs(path)
 		o.admin = "unix:" + abs
 	}
+	if o.control != ctlsock.Off {
+		o.control, _ = filepath.Abs(o.control)
+	}
 	child, err := detach.Reborn(o.pidfile)
 	if err != nil {
 		detach.Fail(err)
@@ -248,6 +269,13 @@ func serve(ctx context.Context, o *options, cfg *config.Config, warns config.Err
 		}
 	}
 
+	// The state file is read before binding: one imdsd cannot use is
+	// never overwritten, and the daemon does not start.
+	stateFile, err := stateFilePath(cfg, log)
+	if err != nil {
+		return err
+	}
+
 	lns, err := listen.Activated()
 	if err != nil {
 		return err
@@ -283,8 +311,20 @@ func serve(ctx context.Context, o *options, cfg *config.Config, warns config.Err
 		}
 		defer admin.Close()
 	}
+	var ctl *ctlsock.Listener
+	if o.control != ctlsock.Off {
+		ctl, err = ctlsock.Listen(o.control, ctlsock.Options{Group: o.ctlGroup})
+		switch {
+		case err == nil:
+			defer ctl.Close()
+		case o.ctlGiven || o.ctlGroup != "" || errors.Is(err, ctlsock.ErrLive):
+			return err
+		default:
+			log.Warn("no control socket: imdsctl cannot reach this imdsd; give --control PATH, or --control none to say so", "err", err)
+		}
+	}
 
-	srvOpts := server.Options{Logger: log, Version: version}
+	srvOpts := server.Options{Logger: log, Version: version, StateFile: stateFile}
 	if cfg.TokenKeyFile != "" { // read before privileges are dropped
 		key, err := token.LoadKeyFile(cfg.TokenKeyFile)
 		if err != nil {
@@ -309,9 +349,23 @@ func serve(ctx context.Context, o *options, cfg *config.Config, warns config.Err
 			return err
 		}
 		log.Log(ctx, logging.LevelNotice, "dropped privileges", "user", o.user, "uid", uid, "gid", gid)
-		if ul, ok := admin.(*listen.UnixListener); ok {
+		if ul, ok := admin.(*ctlsock.Listener); ok {
 			if err := ul.Removable(); err != nil {
 				log.Warn("the admin socket will stay behind on exit (the next start replaces it); put it in a directory the user owns", "err", err)
+			}
+		}
+		if srvOpts.StateFile != "" && cfg.StateFile == "" {
+			// The default state directory may be root's: then this user
+			// cannot keep the runtime state there, but imdsd still serves.
+			if err := unix.Access(filepath.Dir(srvOpts.StateFile), unix.W_OK|unix.X_OK); err != nil {
+				log.Warn("the state directory is not writable by this user: what imdsctl changes is lost at exit; give it to the user, or set state_file",
+					"state_file", srvOpts.StateFile, "user", o.user, "err", err)
+				srvOpts.StateFile = ""
+			}
+		}
+		if ctl != nil {
+			if err := ctl.Removable(); err != nil {
+				log.Warn("the control socket will stay behind on exit (the next start replaces it); put it in a directory the user owns", "err", err)
 			}
 		}
 	}
@@ -338,7 +392,38 @@ func serve(ctx context.Context, o *options, cfg *config.Config, warns config.Err
 		Notify:     notify,
 		Watchdog:   watchdog,
 		Admin:      admin,
+		Control:    controlListener(ctl),
 	})
+}
+
+// controlListener is ln as a net.Listener: nil when there is none.
+func controlListener(ln *ctlsock.Listener) net.Listener {
+	if ln == nil {
+		return nil
+	}
+	return ln
+}
+
+// stateFilePath returns the state file to use ("" for none) after
+// checking that it can be read. state_file "none" keeps nothing; the
+// default one is used when its directory exists (rc.d and systemd make it),
+// else runtime changes are kept in memory, with a warning.
+func stateFilePath(cfg *config.Config, log *slog.Logger) (string, error) {
+	path := cfg.StateFile
+	switch path {
+	case config.StateFileNone:
+		return "", nil
+	case "":
+		path = statefile.DefaultPath(os.Getenv)
+		if _, err := os.Stat(filepath.Dir(path)); err != nil {
+			log.Warn("no state directory: what imdsctl changes is lost at exit; create it (mode 0700, owned by the user imdsd runs as), or set state_file", "state_file", path, "err", err)
+			return "", nil
+		}
+	}
+	if _, _, err := statefile.Open(path); err != nil {
+		return "", err
+	}
+	return path, nil
 }
 
 func nameOr(path string) string {
@@ -363,7 +448,11 @@ func isTerminal(w io.Writer) bool {
 // socket file is replaced) or "addr:port".
 func listenAdmin(addr string, uid, gid int) (net.Listener, error) {
 	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
-		ln, err := listen.Unix(path, uid, gid)
+		var owner *ctlsock.Owner
+		if uid >= 0 {
+			owner = &ctlsock.Owner{UID: uid, GID: gid}
+		}
+		ln, err := ctlsock.Listen(path, ctlsock.Options{Owner: owner, What: "admin socket", Flag: "--admin"})
 		if err != nil {
 			return nil, fmt.Errorf("--admin %s: %w", addr, err)
 		}

@@ -1,5 +1,6 @@
-// Package ctlsock opens imdsd's control socket: a Unix socket that only
-// the host's administrator can reach (mode 0600, or 0660 with a group the
+// Package ctlsock opens imdsd's Unix sockets (the control socket, and the
+// admin socket of --admin unix:PATH): sockets that only the host's
+// administrator can reach (mode 0600, or 0660 with a group the
 // administrator names), created with that mode whatever the umask and
 // without a moment where it is open to anyone else, replacing a socket a
 // crashed imdsd left behind but never one another imdsd answers on, and
@@ -22,7 +23,13 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
+
+// ErrLive is wrapped by the error of Listen for a socket another process
+// answers on.
+var ErrLive = errors.New("another process (another imdsd?) answers on it")
 
 // Off is the --control value that turns the control socket off.
 const Off = "none"
@@ -48,7 +55,17 @@ type Options struct {
 	// ProbeTimeout bounds the connection attempt to an existing socket;
 	// zero means DefaultProbeTimeout.
 	ProbeTimeout time.Duration
+	// Owner, when set, is the user and group the socket file is given
+	// (the user imdsd becomes, so that it may remove its socket): only
+	// that user may connect then, and root.
+	Owner *Owner
+	// What names the socket in messages, "control socket" when empty;
+	// Flag is the option that gives its path, "--control" when empty.
+	What, Flag string
 }
+
+// Owner is a socket file's user and group ids.
+type Owner struct{ UID, GID int }
 
 // DefaultPath returns the control socket's default path: under systemd's
 // runtime directory ($RUNTIME_DIRECTORY, from RuntimeDirectory=) when set,
@@ -100,17 +117,23 @@ func (l *Listener) Close() error {
 // replaced; one that answers, or a file that is not a socket, is an error
 // that names it.
 func Listen(path string, o Options) (*Listener, error) {
+	if o.What == "" {
+		o.What = "control socket"
+	}
+	if o.Flag == "" {
+		o.Flag = "--control"
+	}
 	if path == "" || path == Off {
-		return nil, fmt.Errorf("control socket: no path (use %q to turn the control socket off)", Off)
+		return nil, fmt.Errorf("%s: no path (use %q to turn the control socket off)", o.What, Off)
 	}
 	if len(path) > MaxPath {
-		return nil, fmt.Errorf("control socket %s: the path is %d bytes; a Unix socket's path holds at most %d: choose a shorter one", path, len(path), MaxPath)
+		return nil, fmt.Errorf("%s %s: the path is %d bytes; a Unix socket's path holds at most %d: choose a shorter one", o.What, path, len(path), MaxPath)
 	}
 	gid := -1
 	if o.Group != "" {
 		var err error
 		if gid, err = LookupGroup(o.Group); err != nil {
-			return nil, fmt.Errorf("control socket %s: %w", path, err)
+			return nil, fmt.Errorf("%s %s: %w", o.What, path, err)
 		}
 	}
 	if o.ProbeTimeout <= 0 {
@@ -118,36 +141,41 @@ func Listen(path string, o Options) (*Listener, error) {
 	}
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("control socket %s: %w", path, err)
+		return nil, fmt.Errorf("%s %s: %w", o.What, path, err)
 	}
 	unlock, err := lockDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("control socket %s: %w", path, err)
+		return nil, fmt.Errorf("%s %s: %w", o.What, path, err)
 	}
 	defer unlock()
-	if err := checkFree(path, o.ProbeTimeout); err != nil {
+	if err := checkFree(path, o); err != nil {
 		return nil, err
 	}
 
 	priv, err := os.MkdirTemp(dir, ".imdsd-control-")
 	if err != nil {
-		return nil, fmt.Errorf("control socket %s: %w", path, err)
+		return nil, fmt.Errorf("%s %s: %w", o.What, path, err)
 	}
 	defer os.RemoveAll(priv)
 	if err := os.Chmod(priv, 0o700); err != nil { // whatever the umask
-		return nil, fmt.Errorf("control socket %s: %w", path, err)
+		return nil, fmt.Errorf("%s %s: %w", o.What, path, err)
 	}
 	tmp := filepath.Join(priv, "s")
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: tmp, Net: "unix"})
 	if err != nil {
-		return nil, fmt.Errorf("control socket %s: %w", path, err)
+		return nil, fmt.Errorf("%s %s: %w", o.What, path, err)
 	}
 	ln.SetUnlinkOnClose(false)
 	fail := func(err error) (*Listener, error) {
 		ln.Close()
-		return nil, fmt.Errorf("control socket %s: %w", path, err)
+		return nil, fmt.Errorf("%s %s: %w", o.What, path, err)
 	}
 	mode := os.FileMode(0o600)
+	if o.Owner != nil {
+		if err := os.Lchown(tmp, o.Owner.UID, o.Owner.GID); err != nil {
+			return fail(fmt.Errorf("giving it to %d:%d: %w", o.Owner.UID, o.Owner.GID, err))
+		}
+	}
 	if gid >= 0 {
 		if err := os.Lchown(tmp, -1, gid); err != nil {
 			return fail(fmt.Errorf("giving it to group %s: %w", o.Group, err))
@@ -167,32 +195,45 @@ func Listen(path string, o Options) (*Listener, error) {
 	return &Listener{UnixListener: ln, path: path, fi: fi}, nil
 }
 
+// Removable says why this process could not remove the socket file on
+// exit (its directory is not writable to it), or nil when it can: after
+// dropping privileges, the socket then stays behind until the next start
+// replaces it.
+func (l *Listener) Removable() error {
+	dir := filepath.Dir(l.path)
+	if err := unix.Access(dir, unix.W_OK|unix.X_OK); err != nil {
+		return fmt.Errorf("%s is not writable by this user: %w", dir, err)
+	}
+	return nil
+}
+
 // checkFree returns nil when path does not exist or is a socket nothing
 // answers on.
-func checkFree(path string, timeout time.Duration) error {
+func checkFree(path string, o Options) error {
+	timeout := o.ProbeTimeout
 	fi, err := os.Lstat(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("control socket %s: %w", path, err)
+		return fmt.Errorf("%s %s: %w", o.What, path, err)
 	}
 	if fi.Mode()&os.ModeSocket == 0 {
-		return fmt.Errorf("control socket %s: the path exists and is not a socket; remove it, or give --control another path", path)
+		return fmt.Errorf("%s %s: the path exists and is not a socket; remove it, or give %s another path", o.What, path, o.Flag)
 	}
 	c, err := net.DialTimeout("unix", path, timeout)
 	if err == nil {
 		c.Close()
-		return fmt.Errorf("control socket %s: another process (another imdsd?) answers on it; stop it, or give this imdsd another --control path", path)
+		return fmt.Errorf("%s %s: %w; stop it, or give this imdsd another %s path", o.What, path, ErrLive, o.Flag)
 	}
 	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
 		return nil // stale: left by a process that is gone
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		return fmt.Errorf("control socket %s: a process holds it but does not answer within %v (another imdsd, stuck?); stop it, or give this imdsd another --control path", path, timeout)
+		return fmt.Errorf("%s %s: a process holds it but does not answer within %v (another imdsd, stuck?); stop it, or give this imdsd another %s path", o.What, path, timeout, o.Flag)
 	}
-	return fmt.Errorf("control socket %s: cannot tell whether another process uses it: %w", path, err)
+	return fmt.Errorf("%s %s: cannot tell whether another process uses it: %w", o.What, path, err)
 }
 
 // lockDir takes an exclusive flock(2) on dir, waiting at most lockTimeout.

@@ -248,3 +248,32 @@ func TestDefaultPath(t *testing.T) {
 		t.Errorf("under systemd: %s", got)
 	}
 }
+
+// The admin socket (--admin unix:PATH) is given to the user imdsd becomes.
+func TestOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("chown needs root")
+	}
+	path := filepath.Join(shortDir(t), "admin.sock")
+	ln, err := Listen(path, Options{Owner: &Owner{UID: 65534, GID: 65534}, What: "admin socket", Flag: "--admin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var st syscall.Stat_t
+	if err := syscall.Lstat(path, &st); err != nil || st.Uid != 65534 || st.Gid != 65534 || st.Mode&0o777 != 0o600 {
+		t.Fatalf("socket %d:%d mode %o (%v), want 65534:65534 mode 600", st.Uid, st.Gid, st.Mode&0o777, err)
+	}
+	if err := ln.Removable(); err != nil {
+		t.Fatalf("root cannot remove it: %v", err)
+	}
+}
+
+func TestMessagesNameTheSocket(t *testing.T) {
+	path := filepath.Join(shortDir(t), "admin.sock")
+	os.WriteFile(path, []byte("x"), 0o600)
+	_, err := Listen(path, Options{What: "admin socket", Flag: "--admin"})
+	if err == nil || !strings.Contains(err.Error(), "admin socket "+path) || !strings.Contains(err.Error(), "give --admin another path") {
+		t.Fatalf("err = %v, want one naming the admin socket and --admin", err)
+	}
+}

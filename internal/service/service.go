@@ -1,5 +1,6 @@
 // Package service runs an imdsd server as a long-lived process: it serves
-// on the listeners it is given (bound already, by imdsd or by systemd) until
+// on the listeners it is given (bound already, by imdsd or by systemd), and
+// the admin and control APIs on theirs, never on a metadata listener, until
 // the context ends, re-reads the configuration on SIGHUP (keeping the old one
 // when the new one is broken), tells systemd how it is doing (sd_notify,
 // watchdog) and shuts down gracefully, letting requests in flight finish
@@ -21,6 +22,7 @@ import (
 
 	"github.com/coreos/go-systemd/v22/daemon"
 
+	"github.com/imdsd/imdsd/internal/control"
 	"github.com/imdsd/imdsd/internal/logging"
 	"github.com/imdsd/imdsd/pkg/config"
 	"github.com/imdsd/imdsd/pkg/server"
@@ -49,6 +51,9 @@ type Options struct {
 	Watchdog time.Duration
 	// Admin, if set, serves /healthz and /metrics for the administrator.
 	Admin net.Listener
+	// Control, if set, serves the control API (imdsctl) for the
+	// administrator; it is closed (and its socket file removed) on exit.
+	Control net.Listener
 
 	// load replaces config.Load in tests.
 	load func(path string) (*config.Config, config.ErrorList, error)
@@ -87,6 +92,18 @@ func Run(ctx context.Context, o Options) error {
 			}
 		}()
 		o.Logger.Log(ctx, logging.LevelNotice, "admin listener: /healthz and /metrics", "addr", o.Admin.Addr().String())
+	}
+	var ctl *http.Server
+	if o.Control != nil {
+		ctl = control.NewServer(control.NewHandler(srv.Control(), control.Options{Logger: o.Logger}))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := ctl.Serve(o.Control); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("control socket %s: %w", o.Control.Addr(), err)
+			}
+		}()
+		o.Logger.Log(ctx, logging.LevelNotice, "control socket: imdsctl", "path", o.Control.Addr().String())
 	}
 	notify := o.Notify
 	if notify == nil {
@@ -152,6 +169,13 @@ loop:
 	}
 	if admin != nil {
 		admin.Close()
+	}
+	if ctl != nil {
+		// Requests in flight hold the control lock for milliseconds; a
+		// bounded wait lets them answer.
+		if err := ctl.Shutdown(sctx); err != nil {
+			ctl.Close()
+		}
 	}
 	wg.Wait()
 	return runErr

@@ -118,6 +118,11 @@ type Service struct {
 	// TokenKeyFile holds the token sealing key, so that tokens survive a
 	// restart; created when missing. Read at start only.
 	TokenKeyFile string `json:"token_key_file" reload:"restart"`
+	// StateFile keeps what imdsctl changed at run time, so that it
+	// survives a restart; "" means the state directory's state.json (see
+	// package statefile's DefaultPath), "none" keeps nothing. Read at
+	// start only.
+	StateFile string `json:"state_file" reload:"restart"`
 	// TokenHopLimit is the IP TTL of token responses: 1 to 64, default 1.
 	TokenHopLimit int `json:"token_hop_limit"`
 	// Load protection; see the Default* constants. 0 turns
@@ -162,6 +167,11 @@ type Entry struct {
 
 	own     ownKeys   // the keys the entry gives itself (mac.go)
 	decoded *Instance // the entry's instance before provisioning, for ForClient
+	// ownInst and ownGiven are the entry as decoded and the keys its file
+	// gives, so that runtime overrides merge where the file's keys do
+	// (override.go).
+	ownInst  *Instance
+	ownGiven func(path string) bool
 }
 
 // File is what a configuration file holds, as decoded.

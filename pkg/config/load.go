@@ -261,6 +261,7 @@ func (l *loader) parse(name string, data []byte, dir string) (*Config, ErrorList
 // instance with e's own keys over it, provisioned, and its match and
 // listen read. p is scoped to e.
 func (c *Config) complete(e *Entry, p *parser) {
+	e.ownInst, e.ownGiven = e.Instance.clone(), p.given
 	e.Instance = *c.base.Merge(&e.Instance, p.given)
 	e.own = ownKeys{localIPv4: p.given("local_ipv4"), mac: p.given("mac")}
 	e.decoded = e.Instance.clone()

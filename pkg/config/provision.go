@@ -185,6 +185,9 @@ func (s *Service) provision(p *parser, dir string) {
 	if s.InstancesDir != "" {
 		s.InstancesDir = resolve(dir, s.InstancesDir)
 	}
+	if s.StateFile != "" && s.StateFile != StateFileNone {
+		s.StateFile = resolve(dir, s.StateFile)
+	}
 	for _, k := range []struct {
 		key string
 		v   *int

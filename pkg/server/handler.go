@@ -132,6 +132,9 @@ func (s *Server) answer(r *http.Request) (rep reply, ok bool) {
 	if in.count != nil {
 		in.count.Inc()
 	}
+	if in.seen != nil {
+		in.seen.record(client, s.opts.Now())
+	}
 	s.requested(in)
 	if rl := st.cfg.RateLimit; rl != nil && rl.RequestsPerSecond > 0 && client.IsValid() && !ratelimit.Exempt(client, rl.Loopback) {
 		maxWait := time.Duration(0)

@@ -66,6 +66,10 @@ type Options struct {
 	Now func() time.Time
 	// Version is reported by the imdsd_build_info metric.
 	Version string
+	// StateFile keeps what the control API ([Server.Control]) changes, so
+	// that it survives a restart; New reads it and refuses one it cannot
+	// (a *statefile.Error). Empty keeps the changes in memory only.
+	StateFile string
 	// MACResolver finds the MAC addresses of clients, for configurations
 	// whose entries match guests by MAC address. Nil means the host's
 	// neighbour table (ARP and NDP entries), read through a cache that
@@ -88,8 +92,9 @@ type Server struct {
 	alog     *accessLog // nil: no access log
 	limiter  *ratelimit.Limiter
 	hv       headerValues
-	reloadMu sync.Mutex      // orders reloads
+	reloadMu sync.Mutex      // orders reloads and control requests
 	labels   map[string]bool // the instance_id labels being served
+	rt       runtime         // what the control API changed (control.go)
 	macs     MACResolver     // for entries matching by MAC address (mac.go)
 	unknown  unknownLog      // rate-limits the lines about unknown MAC addresses
 	seed     []byte          // lifecycle credentials are derived from it (lifecycle.go)
@@ -103,8 +108,9 @@ type Server struct {
 
 // state is everything a configuration determines, swapped as one on reload.
 type state struct {
-	cfg *config.Config // the top level: service settings
-	def *instance      // what guests no entry matches get; nil: refused
+	cfg  *config.Config // the top level: service settings
+	view *view          // the guests, with their runtime state (control.go)
+	def  *instance      // what guests no entry matches get; nil: refused
 	// Entries' instances by client address: exact addresses first, then
 	// networks.
 	exact map[netip.Addr][]*instance
@@ -129,6 +135,7 @@ type instance struct {
 	label    string             // the metrics' instance_id label
 	modified []string           // Last-Modified of its answers
 	count    prometheus.Counter // its guest_requests_total
+	seen     *guestSeen         // its requests, for the guest list; nil: not a guest
 	// entry is the entry of an instance that matches by MAC address;
 	// mac, the client's MAC address, for the instance made for one client
 	// matched by it (mac.go), bound into its tokens.
@@ -149,14 +156,16 @@ func newInstance(cfg *config.Instance, launched time.Time) *instance {
 		modified: []string{tree.Modified.UTC().Format(http.TimeFormat)}}
 }
 
-// newState builds the lookup tables for cfg, and each instance's timeline.
-func newState(cfg *config.Config, launched time.Time, lp lifeParams) *state {
+// newState builds the lookup tables for cfg, serving def (nil: refused) to
+// unknown clients and entries to theirs: cfg's own, or with runtime state
+// over them; and each instance's timeline.
+func newState(cfg *config.Config, def *config.Instance, entries []*config.Entry, launched time.Time, lp lifeParams) *state {
 	st := &state{cfg: cfg, exact: map[netip.Addr][]*instance{}, loaded: lp.loaded}
-	if !cfg.DenyUnknown() {
-		st.def = newInstance(&cfg.Instance, launched)
+	if def != nil {
+		st.def = newInstance(def, launched)
 		st.def.compileLife(lp)
 	}
-	for _, e := range cfg.Entries() {
+	for _, e := range entries {
 		in := newInstance(&e.Instance, launched)
 		in.listen, in.match = e.Local, e.Clients
 		in.id = []byte(e.InstanceID)
@@ -320,6 +329,9 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 	}
 	s.alog = newAccessLog(opts, s.metrics)
 	s.fe.readHeaderTimeout, s.fe.maxHeader, s.fe.handler = headerTimeout, maxHeader, s
+	if err := s.openState(opts.StateFile); err != nil {
+		return nil, err
+	}
 	s.Reload(cfg)
 	return s, nil
 }
@@ -327,17 +339,23 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 // Reload swaps in a new configuration, which must not be nil. Requests
 // already being answered finish with the old one; tokens issued before stay
 // valid. The keys [config.NeedsRestart] names keep the values the Server
-// was made with.
+// was made with. The runtime state (see [Server.Control]) is laid over the
+// new configuration; a guest's runtime changes that it makes invalid are
+// dropped, and logged with the reason.
 //
 // Each instance's lifecycle timeline is compiled anew and takes over the
 // old one's of the same instance id (see lifecycle.Timeline.Carry): the
 // guest's first-request time, and what was issued under keys that did not
-// change; a changed schedule applies from the reload.
+// change; a changed schedule applies from the reload. A control request
+// swaps the state the same way.
 func (s *Server) Reload(cfg *config.Config) {
-	// The load's time to the second, as EC2's bodies carry it: what
-	// appears "at the start" is there from the first request on.
-	loaded := s.opts.Now().Truncate(time.Second)
-	st := newState(cfg, s.launched, lifeParams{loaded: loaded, seed: s.seed, log: s.log})
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	s.swap(s.stateOf(s.apply(cfg)))
+}
+
+// swap serves st from now on. s.reloadMu is held.
+func (s *Server) swap(st *state) {
 	labels := map[string]bool{}
 	st.each(func(in *instance) {
 		in.count = s.metrics.perGuest.WithLabelValues(in.label)
@@ -346,8 +364,6 @@ func (s *Server) Reload(cfg *config.Config) {
 		}
 		labels[in.label] = true
 	})
-	s.reloadMu.Lock()
-	defer s.reloadMu.Unlock()
 	st.carryLife(s.state.Load())
 	s.state.Store(st)
 	for l := range s.labels { // a guest that is gone takes its series along
