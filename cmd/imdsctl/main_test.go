@@ -3,8 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"flag"
 	"fmt"
+	"github.com/imdsd/imdsd/internal/golden"
 	"net"
 	"net/http"
 	"os"
@@ -17,8 +17,6 @@ import (
 	"github.com/imdsd/imdsd/internal/control/controltest"
 	"github.com/imdsd/imdsd/internal/ctlsock"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // serve starts the control API over a fake backend on a Unix socket, as
 // imdsd does, and returns the socket's path.
@@ -58,23 +56,10 @@ func runCLI(t *testing.T, socket, stdin string, args ...string) result {
 	return result{out.String(), errb.String(), code}
 }
 
-func golden(t *testing.T, name string, got result, socket string) {
+func checkGolden(t *testing.T, name string, got result, socket string) {
 	t.Helper()
 	text := strings.ReplaceAll(got.String(), socket, "SOCKET")
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%s: %v (go test -update writes it)", name, err)
-	}
-	if text != string(want) {
-		t.Errorf("%s: got\n%s\nwant\n%s", name, text, want)
-	}
+	golden.CheckString(t, name+".golden", text)
 }
 
 // TestSession runs every command against one fake imdsd, in order.
@@ -118,7 +103,7 @@ func TestSession(t *testing.T) {
 		{"clear", "", []string{"clear", "all"}},
 	}
 	for _, tt := range tests {
-		golden(t, tt.name, runCLI(t, socket, tt.stdin, tt.args...), socket)
+		checkGolden(t, tt.name, runCLI(t, socket, tt.stdin, tt.args...), socket)
 	}
 }
 
@@ -164,7 +149,7 @@ func TestUsage(t *testing.T) {
 		if r.code != exitUsage && tt.name != "usage-help" {
 			t.Errorf("%s: exit %d, want %d", tt.name, r.code, exitUsage)
 		}
-		golden(t, tt.name, r, socket)
+		checkGolden(t, tt.name, r, socket)
 	}
 }
 

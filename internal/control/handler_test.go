@@ -2,12 +2,10 @@ package control_test
 
 import (
 	"errors"
-	"flag"
 	"fmt"
+	"github.com/imdsd/imdsd/internal/golden"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -16,8 +14,6 @@ import (
 	"github.com/imdsd/imdsd/internal/control/controltest"
 	"github.com/imdsd/imdsd/pkg/config"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 type req struct {
 	name, method, path, ctype, body string
@@ -186,18 +182,5 @@ func check(t *testing.T, h http.Handler, rq req) {
 	if ct := res.Header.Get("Content-Type"); ct != "application/json" {
 		t.Errorf("%s: Content-Type %s", rq.name, ct)
 	}
-	golden := filepath.Join("testdata", rq.name+".golden")
-	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%s: %v (go test -update writes it)", rq.name, err)
-	}
-	if got != string(want) {
-		t.Errorf("%s: got\n%s\nwant\n%s", rq.name, got, want)
-	}
+	golden.CheckString(t, rq.name+".golden", got)
 }

@@ -2,16 +2,13 @@ package lifecycle
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata")
+	"github.com/imdsd/imdsd/internal/golden"
+)
 
 var (
 	load  = time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC) // a Thursday
@@ -69,30 +66,9 @@ func dump(tl *Timeline, now time.Time) []byte {
 	return b.Bytes()
 }
 
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (go test -update rewrites it)\ngot:\n%s\nwant:\n%s", path, got, want)
-	}
-}
-
 func TestGoldenTimeline(t *testing.T) {
 	tl := compile(t, web1(), Params{})
-	golden(t, "web1/before-first-request.golden", dump(tl, load.Add(time.Hour)))
+	golden.Check(t, "web1/before-first-request.golden", dump(tl, load.Add(time.Hour)))
 	if !tl.Request(first) {
 		t.Fatal("Request: not the first")
 	}
@@ -104,7 +80,7 @@ func TestGoldenTimeline(t *testing.T) {
 		{"90s", 90 * time.Second}, {"100s", 100 * time.Second}, {"10m", 10 * time.Minute},
 	} {
 		t.Run(m.name, func(t *testing.T) {
-			golden(t, "web1/first-request+"+m.name+".golden", dump(tl, first.Add(m.at)))
+			golden.Check(t, "web1/first-request+"+m.name+".golden", dump(tl, first.Add(m.at)))
 		})
 	}
 }

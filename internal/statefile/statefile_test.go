@@ -3,7 +3,7 @@ package statefile
 import (
 	"encoding/json"
 	"errors"
-	"flag"
+	"github.com/imdsd/imdsd/internal/golden"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 func sample() *State {
 	t0 := time.Date(2026, 3, 31, 16, 32, 24, 0, time.UTC)
@@ -64,13 +62,7 @@ func TestRoundTrip(t *testing.T) {
 	// The format is part of the contract: a golden file of it.
 	data, _ := os.ReadFile(path)
 	data = []byte(strings.Replace(string(data), want.Written.Format(time.RFC3339), "WRITTEN", 1))
-	golden := filepath.Join("testdata", "state.golden.json")
-	if *update {
-		os.WriteFile(golden, data, 0o644)
-	}
-	if g, err := os.ReadFile(golden); err != nil || string(g) != string(data) {
-		t.Errorf("format changed (go test -update to accept):\n%s", data)
-	}
+	golden.Check(t, "state.golden.json", data)
 }
 
 func TestGoldenReadable(t *testing.T) {
