@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"github.com/imdsd/imdsd/internal/golden"
 	"io/fs"
 	"net/netip"
 	"os"
@@ -512,7 +513,7 @@ func TestDeterministic(t *testing.T) {
 		first := outcome("t.json", []byte(in))
 		for n := 0; n < 30; n++ {
 			if got := outcome("t.json", []byte(in)); got != first {
-				t.Fatalf("input %d: parse %d differs from the first:\n%s", i, n+2, lineDiff(first, got))
+				t.Fatalf("input %d: parse %d differs from the first:\n%s", i, n+2, golden.Diff(first, got))
 			}
 		}
 	}

@@ -3,7 +3,6 @@ package config
 import (
 	"crypto/sha256"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,10 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/imdsd/imdsd/internal/golden"
 	"github.com/imdsd/imdsd/internal/strictjson"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // TestGolden parses every testdata/*.json and compares the outcome with
 // testdata/*.golden: the errors and warnings, and for a configuration that
@@ -36,20 +34,7 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := outcome(filepath.Base(file), data)
-			golden := strings.TrimSuffix(file, ".json") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("outcome of %s differs from %s (go test -update rewrites it)\n%s", file, golden, lineDiff(string(want), got))
-			}
+			golden.CheckString(t, name+".golden", got)
 		})
 	}
 }
@@ -154,24 +139,4 @@ func writeFields(b *strings.Builder, indent string, v reflect.Value) {
 		}
 		b.WriteString("\n")
 	}
-}
-
-// lineDiff shows the lines of want and got that differ, for failure
-// messages.
-func lineDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var b strings.Builder
-	for i := 0; i < len(w) || i < len(g); i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			fmt.Fprintf(&b, "line %d:\n  want: %s\n  got:  %s\n", i+1, wl, gl)
-		}
-	}
-	return b.String()
 }
