@@ -1,14 +1,11 @@
 package lifecycle
 
 import (
-	"strconv"
 	"strings"
 	"time"
-)
 
-// stamp formats t as EC2's JSON times: RFC 3339 in UTC to the second, which
-// is also botocore's "%Y-%m-%dT%H:%M:%SZ".
-func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
+	"github.com/imdsd/imdsd/internal/awsjson"
+)
 
 // eventDate formats t as the times of scheduled events: "21 Jan 2019
 // 09:00:43 GMT", the day not zero-padded.
@@ -17,7 +14,7 @@ func eventDate(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04:05 
 // spotBody is meta-data/spot/instance-action: compact, as captured from a
 // real instance.
 func spotBody(action string, at time.Time) []byte {
-	return []byte(`{"action":` + jsonString(action) + `,"time":"` + stamp(at) + `"}`)
+	return []byte(`{"action":` + awsjson.String(action) + `,"time":"` + stamp(at) + `"}`)
 }
 
 // rebalanceBody is meta-data/events/recommendations/rebalance, compact like
@@ -53,60 +50,22 @@ func eventsBody(evs []renderedEvent) []byte {
 			b.WriteString(", ")
 		}
 		b.WriteString("{\n")
-		field(&b, "NotBefore", eventDate(e.notBefore), false)
-		field(&b, "Code", e.code, false)
-		field(&b, "Description", e.description, false)
-		field(&b, "EventId", e.id, false)
+		awsjson.Field(&b, "NotBefore", eventDate(e.notBefore), false)
+		awsjson.Field(&b, "Code", e.code, false)
+		awsjson.Field(&b, "Description", e.description, false)
+		awsjson.Field(&b, "EventId", e.id, false)
 		if !e.notAfter.IsZero() {
-			field(&b, "NotAfter", eventDate(e.notAfter), false)
+			awsjson.Field(&b, "NotAfter", eventDate(e.notAfter), false)
 		}
-		field(&b, "State", e.state, true)
+		awsjson.Field(&b, "State", e.state, true)
 		b.WriteString("\n}")
 	}
 	b.WriteString(" ]")
 	return []byte(b.String())
 }
 
-func field(b *strings.Builder, k, v string, last bool) {
-	b.WriteString("  ")
-	b.WriteString(strconv.Quote(k))
-	b.WriteString(" : ")
-	b.WriteString(jsonString(v))
-	if !last {
-		b.WriteString(",\n")
-	}
-}
+// jsonObject renders key/value pairs in AWS's layout.
+func jsonObject(kv ...any) []byte { return []byte(awsjson.Object(kv...)) }
 
-// jsonObject renders string key/value pairs in AWS's JSON layout: two-space
-// indent, "key" : value, no trailing newline.
-func jsonObject(kv ...string) []byte {
-	var b strings.Builder
-	b.WriteString("{\n")
-	for i := 0; i < len(kv); i += 2 {
-		field(&b, kv[i], kv[i+1], i+2 >= len(kv))
-	}
-	b.WriteString("\n}")
-	return []byte(b.String())
-}
-
-// jsonString quotes s as a JSON string, escaping as Jackson does: quotes,
-// backslashes and control characters; other characters as they are.
-func jsonString(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range s {
-		switch {
-		case r == '"' || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r < 0x20:
-			b.WriteString(`\u00`)
-			b.WriteByte("0123456789abcdef"[r>>4])
-			b.WriteByte("0123456789abcdef"[r&0xf])
-		default:
-			b.WriteRune(r)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
-}
+// stamp formats t as EC2 does: RFC 3339 in UTC to the second.
+func stamp(t time.Time) string { return awsjson.Stamp(t) }

@@ -1,11 +1,10 @@
 package metadata
 
 import (
-	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/imdsd/imdsd/internal/awsjson"
 	"github.com/imdsd/imdsd/pkg/config"
 )
 
@@ -163,49 +162,8 @@ func IdentityDocument(c *config.Instance, launched time.Time) string {
 	)
 }
 
-// stamp formats t as EC2 does: RFC 3339 in UTC to the second, which is also
-// botocore's "%Y-%m-%dT%H:%M:%SZ".
-func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
+// jsonObject renders key/value pairs in AWS's layout (see awsjson).
+func jsonObject(kv ...any) string { return awsjson.Object(kv...) }
 
-// jsonObject renders key/value pairs in AWS's JSON layout: two-space indent,
-// "key" : value, no trailing newline. Values are strings or nil (null).
-func jsonObject(kv ...any) string {
-	var b strings.Builder
-	b.WriteString("{\n")
-	for i := 0; i < len(kv); i += 2 {
-		if i > 0 {
-			b.WriteString(",\n")
-		}
-		fmt.Fprintf(&b, "  %s : ", strconv.Quote(kv[i].(string)))
-		switch v := kv[i+1].(type) {
-		case nil:
-			b.WriteString("null")
-		case string:
-			b.WriteString(jsonString(v))
-		default:
-			panic("metadata: unsupported JSON value")
-		}
-	}
-	b.WriteString("\n}")
-	return b.String()
-}
-
-// jsonString quotes s as a JSON string. Config values are validated to be
-// printable single lines, but escape properly regardless.
-func jsonString(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range s {
-		switch {
-		case r == '"' || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r < 0x20:
-			fmt.Fprintf(&b, `\u%04x`, r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
-}
+// stamp formats t as EC2 does: RFC 3339 in UTC to the second.
+func stamp(t time.Time) string { return awsjson.Stamp(t) }

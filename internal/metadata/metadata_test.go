@@ -726,20 +726,6 @@ func TestServices(t *testing.T) {
 	}
 }
 
-func TestJSONString(t *testing.T) {
-	for _, s := range []string{"", "plain", `q"uote`, `back\slash`, "tab\tnl\ncr\r", "\x00\x1f\x7f", "é€😀", "\u2028", "\xff\xfe"} {
-		enc := jsonString(s)
-		var got string
-		if err := json.Unmarshal([]byte(enc), &got); err != nil {
-			t.Errorf("jsonString(%q) = %s, not valid JSON: %v", s, enc, err)
-			continue
-		}
-		if want := string([]rune(s)); got != want { // one U+FFFD per invalid byte
-			t.Errorf("jsonString(%q) decodes to %q, want %q", s, got, want)
-		}
-	}
-}
-
 func TestVersions(t *testing.T) {
 	vs := Versions()
 	if string(VersionList()) != strings.Join(vs, "\n") {
