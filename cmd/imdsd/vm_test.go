@@ -777,7 +777,7 @@ func (b *vmBoot) spotNotice(t *testing.T, what string) {
 	before, ok := m["getimds-spot-before"]
 	switch {
 	case !ok:
-		t.Fatalf("the guest did not ask for meta-data/spot/instance-action: no %q line on the serial console (the user-data from %s did not run)", vmMarker+"getimds-spot-before", what)
+		t.Fatalf("the guest did not ask for meta-data/spot/instance-action: no %q line on the serial console; the user-data from %s did not run", vmMarker+"getimds-spot-before", what)
 	case !strings.HasPrefix(before, "rc=1: "):
 		t.Fatalf("before the notice, getimds --no-fallback meta-data/spot/instance-action in the guest should find nothing (404, exit 1) in %s; the serial console has %q", what, before)
 	case m["getimds-spot-waiting"] != "rc=0":
