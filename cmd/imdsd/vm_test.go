@@ -19,6 +19,12 @@ package main
 // bridge, so the guest reaches nothing but imdsd, dnsmasq and the test's
 // ssh.
 //
+// The guest is a spot instance. Its runcmd leaves getimds --wait
+// meta-data/spot/instance-action running; once cloud-init has finished,
+// the host issues a terminate notice by reloading imdsd with a
+// spot_interruption (imdsctl spot can do it once imdsd has its control
+// socket), and the guest must report EC2's body.
+//
 // Build tag vmtest: make vm-test runs it, make test does not. It needs
 // root and bin/imdsd and bin/getimds from make build. Environment:
 //
@@ -276,8 +282,11 @@ type vmBoot struct {
 	lease   time.Duration // boot to DHCP lease
 	final   time.Duration // boot to "cloud-init ... finished"
 	sshUp   time.Duration // boot to the first ssh that worked
+	spot    time.Duration // spot notice issued to the guest's report of it
 	finish  string        // cloud-init's final message
 	fault   map[string]any
+	config  string         // imdsd's configuration file
+	doc     map[string]any // what it holds, for a reload
 }
 
 func TestVM(t *testing.T) {
@@ -329,8 +338,8 @@ func TestVM(t *testing.T) {
 		ok := t.Run(rc.name, func(t *testing.T) {
 			b := &vmBoot{recipe: rc, fault: fault, logs: filepath.Join(logRoot, rc.name)}
 			defer func() {
-				summary = append(summary, fmt.Sprintf("%s: DHCP lease after %s, cloud-init finished after %s, ssh after %s",
-					rc.name, vmDur(b.lease), vmDur(b.final), vmDur(b.sshUp)))
+				summary = append(summary, fmt.Sprintf("%s: DHCP lease after %s, cloud-init finished after %s, ssh after %s, spot notice seen %s after it was issued",
+					rc.name, vmDur(b.lease), vmDur(b.final), vmDur(b.sshUp), vmDur(b.spot)))
 			}()
 			b.boot(t, r, i, img, kvm, bootTimeout, imdsd, getimds)
 			b.checks(t)
@@ -406,7 +415,7 @@ func (b *vmBoot) boot(t *testing.T, r *vmReaper, idx int, img *vmImage, kvm bool
 
 	// imdsd's configuration: testdata/vm/imdsd.json with this boot's key,
 	// names, tokens and fault.
-	config := b.config(t, dir)
+	b.writeConfig(t, dir)
 
 	// The network.
 	b.ns = fmt.Sprintf("%s%d-%d", vmNSPrefix, os.Getpid(), idx)
@@ -434,7 +443,7 @@ func (b *vmBoot) boot(t *testing.T, r *vmReaper, idx int, img *vmImage, kvm bool
 	}
 
 	// imdsd, the release build, on 169.254.169.254:80.
-	b.imdsd = nsExecIMDSBin(t, imdsdBin, b.ns, config)
+	b.imdsd = nsExecIMDSBin(t, imdsdBin, b.ns, b.config)
 	r.add(t, func() { b.imdsd.cmd.Process.Kill() })
 	t.Cleanup(func() { os.WriteFile(filepath.Join(b.logs, "imdsd.log"), []byte(b.imdsd.stderr.String()), 0o644) })
 	deadline := time.Now().Add(15 * time.Second)
@@ -525,8 +534,8 @@ func (b *vmBoot) serialLog() string {
 	return strings.ReplaceAll(string(raw), "\r", "")
 }
 
-// config writes imdsd's configuration for this boot.
-func (b *vmBoot) config(t *testing.T, dir string) string {
+// writeConfig writes imdsd's configuration for this boot into dir.
+func (b *vmBoot) writeConfig(t *testing.T, dir string) {
 	t.Helper()
 	raw, err := os.ReadFile("testdata/vm/imdsd.json")
 	if err != nil {
@@ -549,16 +558,25 @@ func (b *vmBoot) config(t *testing.T, dir string) string {
 	if b.fault != nil {
 		m["force_status"] = b.fault
 	}
-	out, err := json.MarshalIndent(m, "", "  ")
+	b.doc, b.config = m, filepath.Join(dir, "imdsd.json")
+	b.rewriteConfig(t)
+}
+
+// rewriteConfig writes b.doc to imdsd's configuration file, atomically,
+// since a running imdsd may read it, and keeps a copy with the logs.
+func (b *vmBoot) rewriteConfig(t *testing.T) {
+	t.Helper()
+	out, err := json.MarshalIndent(b.doc, "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(dir, "imdsd.json")
-	if err := os.WriteFile(path, out, 0o644); err != nil {
+	if err := os.WriteFile(b.config+".new", out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(b.config+".new", b.config); err != nil {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(b.logs, "imdsd.json"), out, 0o644)
-	return path
 }
 
 // ssh runs command in the guest as the default user with the test's key,
@@ -738,10 +756,101 @@ func (b *vmBoot) checks(t *testing.T) {
 	})
 
 	t.Run("getimds-wait-spot-notice", func(t *testing.T) {
-		// TODO(lifecycle issue): once imdsctl can issue a spot
-		// interruption notice, issue one from the host and check that the
-		// guest's getimds --wait meta-data/spot/instance-action (started
-		// by runcmd, reporting on the serial console) sees it.
-		t.Skip("TODO: waits for the lifecycle issue (imdsctl, spot notices)")
+		b.spotNotice(t, what)
 	})
+}
+
+// vmSpotNoticeTimeout bounds the wait for the guest to report the notice
+// the host issued: getimds --wait asks once a second.
+const vmSpotNoticeTimeout = 60 * time.Second
+
+// spotNotice is the lifecycle check: the guest is a spot instance
+// ("market": "spot" in testdata/vm/imdsd.json) whose runcmd found no
+// notice (404) and left getimds --wait meta-data/spot/instance-action
+// running. The host then issues a terminate notice, the way an admin does
+// without imdsctl: the configuration gains a spot_interruption due at once
+// and imdsd is reloaded (SIGHUP). The guest must print EC2's body with the
+// time two minutes after the notice, and imdsd must log the transition at
+// the notice's time.
+func (b *vmBoot) spotNotice(t *testing.T, what string) {
+	m := b.markers()
+	before, ok := m["getimds-spot-before"]
+	switch {
+	case !ok:
+		t.Fatalf("the guest did not ask for meta-data/spot/instance-action: no %q line on the serial console; the user-data from %s did not run", vmMarker+"getimds-spot-before", what)
+	case !strings.HasPrefix(before, "rc=1: "):
+		t.Fatalf("before the notice, getimds --no-fallback meta-data/spot/instance-action in the guest should find nothing (404, exit 1) in %s; the serial console has %q", what, before)
+	case m["getimds-spot-waiting"] != "rc=0":
+		t.Fatalf("the guest's runcmd did not start getimds --wait meta-data/spot/instance-action with systemd-run: the serial console has %q, want %q", m["getimds-spot-waiting"], "rc=0")
+	}
+	if got, ok := m["getimds-spot"]; ok {
+		t.Fatalf("the guest's getimds --wait ended before the host issued a notice: %q", got)
+	}
+
+	// Issue the notice: due at once, counted from the reload.
+	b.doc["spot_interruption"] = map[string]any{"action": "terminate", "after": "0s"}
+	b.rewriteConfig(t)
+	issued := time.Now()
+	b.imdsd.reload(t)
+	deadline := issued.Add(vmSpotNoticeTimeout)
+	var got string
+	for {
+		if b.imdsd.logged("reload failed") {
+			t.Fatalf("imdsd refused the configuration with the spot_interruption:\n%s", nsTail(b.imdsd.stderr.String(), 10))
+		}
+		var ok bool
+		if got, ok = b.markers()["getimds-spot"]; ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the guest's getimds --wait meta-data/spot/instance-action reported nothing within %s of the host issuing a spot notice (imdsd reloaded at %s); imdsd's log (the last lines):\n%s",
+				vmSpotNoticeTimeout, issued.UTC().Format(time.RFC3339Nano), nsTail(b.imdsd.stderr.String(), 10))
+		}
+		time.Sleep(time.Second)
+	}
+	b.spot = time.Since(issued)
+	t.Logf("the guest's getimds --wait reported %s after the reload: %s", vmDur(b.spot), got)
+
+	// EC2's body, compact, byte for byte.
+	body := regexp.MustCompile(`^rc=0: \{"action":"terminate","time":"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)"\}$`).FindStringSubmatch(got)
+	if body == nil {
+		t.Fatalf("the guest's getimds --wait meta-data/spot/instance-action printed %q; want rc=0 and {\"action\":\"terminate\",\"time\":\"<RFC 3339, seconds, Z>\"}", got)
+	}
+	due, _ := time.Parse(time.RFC3339, body[1])
+
+	// The transition imdsd logged, at the notice's time: the reload's,
+	// rounded up to the second.
+	tr := regexp.MustCompile(`msg="lifecycle transition" guest=(\S+) kind=spot_interruption what="terminate at (\S+)" at=(\S+)`).FindStringSubmatch(b.imdsd.stderr.String())
+	if tr == nil {
+		t.Fatalf("imdsd logged no lifecycle transition of kind spot_interruption; its log (the last lines):\n%s", nsTail(b.imdsd.stderr.String(), 10))
+	}
+	at, err := time.Parse(time.RFC3339, tr[3])
+	if err != nil {
+		t.Fatalf("imdsd's transition line: at=%s: %v", tr[3], err)
+	}
+	if tr[2] != body[1] {
+		t.Errorf("imdsd logged the notice as \"terminate at %s\", the guest got the time %s", tr[2], body[1])
+	}
+	if !due.Equal(at.Add(2 * time.Minute)) {
+		t.Errorf("the guest got the time %s, want the notice's time %s and two minutes", body[1], tr[3])
+	}
+	if lo, hi := issued.Truncate(time.Second), issued.Add(5*time.Second); at.Before(lo) || at.After(hi) {
+		t.Errorf("imdsd logged the notice at %s; the host issued it (reloaded) at %s", tr[3], issued.UTC().Format(time.RFC3339Nano))
+	}
+
+	// The guest waited: it was answered 404 before the notice and 200
+	// once.
+	var n404, n200 int
+	for _, l := range accessLog(t, b.imdsd.stderr.String()) {
+		switch l {
+		case "GET /latest/meta-data/spot/instance-action 404":
+			n404++
+		case "GET /latest/meta-data/spot/instance-action 200":
+			n200++
+		}
+	}
+	if n404 < 2 || n200 != 1 {
+		t.Errorf("imdsd answered the guest's GETs of meta-data/spot/instance-action %d times 404 and %d times 200; want the first look and the wait's polls 404 (at least 2), then one 200", n404, n200)
+	}
+	t.Logf("imdsd: notice at %s (guest %s), the guest asked %d times before it and got %s", tr[3], tr[1], n404, got[len("rc=0: "):])
 }
