@@ -103,6 +103,16 @@ func Start(pidfile string, timeout time.Duration) error {
 				return errors.New(status)
 			}
 		case err := <-exited:
+			// A child that fails reports why and then exits: its message
+			// is in the socket already, but the two arrive here in either
+			// order. Take the reason over the bare exit.
+			select {
+			case m := <-msgs:
+				if status, ready := parse(m); !ready && strings.HasPrefix(m, "STATUS=") {
+					return errors.New(status)
+				}
+			case <-time.After(250 * time.Millisecond):
+			}
 			return err
 		case <-deadline.C:
 			return fmt.Errorf("imdsd (pid %d, pidfile %s) did not report ready within %s; see syslog", child.Pid, pidfile, timeout)
