@@ -32,6 +32,16 @@ type Params struct {
 	// must stay the same across reloads (and restarts, for credentials
 	// that survive them).
 	Seed []byte
+	// CredentialStart, when not zero, is when the current credential
+	// period started: a rotation asked for at run time (imdsctl
+	// credentials rotate). The set served from then on is made at that
+	// instant (to the second), whatever the first request or the load,
+	// and the sets that follow count from it. Generation counts those
+	// rotations; the keys derive from it. A rotation of static keys (no
+	// iam.rotation) serves generated keys, with EC2's default lifetime
+	// and interval.
+	CredentialStart time.Time
+	Generation      int
 }
 
 // Problems is the error [Compile] returns for a spec [Check] rejects.
@@ -541,7 +551,7 @@ func (t *Timeline) Transitions(from, to time.Time) []Transition {
 	for _, x := range t.extra {
 		add(x.Time, true, x.Kind, x.Detail)
 	}
-	if c := t.creds; c != nil && c.rotates() && first != 0 {
+	if c := t.creds; c != nil && c.rotates() && c.known(first) {
 		a := c.anchor(first)
 		k := int64(0)
 		if from.After(a) {
@@ -588,7 +598,7 @@ func (t *Timeline) NextChange(now time.Time) time.Time {
 	for _, x := range t.extra {
 		consider(x.Time, true)
 	}
-	if c := t.creds; c != nil && c.rotates() && first != 0 {
+	if c := t.creds; c != nil && c.rotates() && c.known(first) {
 		a := c.anchor(first)
 		if !now.Before(a) {
 			k := now.Sub(a)/c.interval + 1
@@ -695,7 +705,8 @@ func (t *Timeline) Carry(prev *Timeline) {
 			t.extra = append(t.extra, Transition{Time: r, Kind: KindAutoscaling, Guest: t.guest, Detail: na.state + " (changed by a reload)"})
 		}
 	}
-	if t.creds != nil && prev.creds != nil && t.creds.lifetime == prev.creds.lifetime && t.creds.interval == prev.creds.interval && t.creds.rotation == prev.creds.rotation {
+	if t.creds != nil && prev.creds != nil && t.creds.lifetime == prev.creds.lifetime && t.creds.interval == prev.creds.interval && t.creds.rotation == prev.creds.rotation &&
+		t.creds.start.Equal(prev.creds.start) {
 		t.creds.floor = prev.creds.floor
 	}
 }
