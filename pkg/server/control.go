@@ -254,11 +254,23 @@ func (s *Server) stateOf(v *view) *state {
 	// The load's time to the second, as EC2's bodies carry it: what
 	// appears "at the start" is there from the first request on.
 	loaded := s.opts.Now().Truncate(time.Second)
-	st := newState(v.cfg, def, entries, s.launched, lifeParams{loaded: loaded, seed: s.seed, log: s.log})
+	creds := map[*config.Instance]*statefile.Credentials{}
+	for in, id := range ids {
+		if g := s.rt.st.Guests[id]; g != nil && g.Credentials != nil && g.Credentials.Generation > 0 {
+			creds[in] = g.Credentials
+		}
+	}
+	st := newState(v.cfg, def, entries, s.launched, lifeParams{loaded: loaded, seed: s.seed, log: s.log, creds: creds})
 	st.view = v
 	st.each(func(in *instance) {
 		if id := ids[in.cfg]; id != "" {
 			in.seen = s.seenFor(id)
+			in.guest = id
+			// A first request kept in the state file (or seen before a
+			// reload) starts the clocks that count from it.
+			if n := in.seen.first.Load(); n != 0 {
+				in.tl.Request(time.Unix(0, n))
+			}
 		}
 	})
 	return st
@@ -275,7 +287,7 @@ func (s *Server) apply(cfg *config.Config) *view {
 	for _, p := range probs {
 		s.log.Error("runtime changes dropped: the configuration makes them invalid", "guest", p.id, "err", p.err.Error())
 		if g := next.Guests[p.id]; g != nil {
-			next.Guests[p.id] = &statefile.Guest{FirstRequest: g.FirstRequest}
+			next.Guests[p.id] = &statefile.Guest{FirstRequest: g.FirstRequest, Hooks: g.Hooks}
 		}
 		next.Added = slices.DeleteFunc(next.Added, func(a statefile.Added) bool { return a.ID == p.id })
 	}
@@ -747,7 +759,7 @@ func (b *backend) Credentials(ctx context.Context, t control.Target, action stri
 		switch action {
 		case "rotate":
 			c.Generation++
-			c.PeriodStart = second(now)
+			c.PeriodStart = now.Truncate(time.Second) // made now: served at once
 		case "ok":
 			c.Fault = ""
 		default:
