@@ -144,5 +144,7 @@ func TestHookFails(t *testing.T) {
 	ts = start(t, cfg)
 	ts.clock.Set(epoch.Add(10 * time.Second))
 	ts.srv.life.wake()
-	waitFor(t, 5*time.Second, "the failure's log line", func() bool { return strings.Contains(ts.errlog.String(), "/nonexistent/vm") && strings.Contains(ts.errlog.String(), `"msg":"host hook failed"`) })
+	waitFor(t, 5*time.Second, "the failure's log line", func() bool {
+		return strings.Contains(ts.errlog.String(), "/nonexistent/vm") && strings.Contains(ts.errlog.String(), `"msg":"host hook failed"`)
+	})
 }
