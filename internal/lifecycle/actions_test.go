@@ -69,3 +69,24 @@ func TestCredentialsRotatedAtRunTime(t *testing.T) {
 		t.Errorf("static keys rotated: %+v, want a generated set of %v", s, DefaultLifetime)
 	}
 }
+
+// TestFirstRequestRestored checks a first request kept from before a
+// restart: the clocks counting from it keep their times though it is
+// before the load, and a Request changes nothing.
+func TestFirstRequestRestored(t *testing.T) {
+	tl := compile(t, web1(), Params{})
+	tl.Request(first)
+	restart := load.Add(time.Hour)
+	again := compile(t, web1(), Params{Loaded: restart, FirstRequest: first})
+	if again.Request(restart.Add(time.Second)) {
+		t.Error("Request after a restored first request reported a first")
+	}
+	now := restart.Add(time.Minute)
+	for _, p := range []string{"meta-data/spot/instance-action", "meta-data/events/maintenance/scheduled"} {
+		a, _ := tl.Lookup(p, now)
+		b, ok := again.Lookup(p, now)
+		if !ok || string(a) != string(b) {
+			t.Errorf("%s after a restart: %s, want %s", p, b, a)
+		}
+	}
+}

@@ -42,6 +42,9 @@ func newCredItem(p Params) *credItem {
 		lifetime: DefaultLifetime, interval: DefaultInterval, floor: p.Loaded,
 		start: p.CredentialStart, generation: p.Generation,
 	}
+	if f := p.FirstRequest; !f.IsZero() && f.Before(c.floor) {
+		c.floor = f
+	}
 	if p.IAM != nil {
 		c.fault = p.IAM.Fault
 		if r := p.IAM.Rotation; r != nil {

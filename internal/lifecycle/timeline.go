@@ -42,6 +42,13 @@ type Params struct {
 	// and interval.
 	CredentialStart time.Time
 	Generation      int
+	// FirstRequest, when not zero, is the guest's first request kept
+	// from before a restart: it is recorded (as [Timeline.Request] would)
+	// and the clocks counting from it, and the credential sets, count
+	// from it even though it is before Loaded. Give it at a daemon's
+	// start only; a reload carries the first request with
+	// [Timeline.Carry], and a changed when counts from the reload.
+	FirstRequest time.Time
 }
 
 // Problems is the error [Compile] returns for a spec [Check] rejects.
@@ -96,7 +103,7 @@ type clock struct {
 	base time.Time     // clockStart: the origin; clockFirst: the floor
 }
 
-func newClock(w When, loaded time.Time) clock {
+func newClock(w When, loaded, floor time.Time) clock {
 	if w.At != "" {
 		t, _ := parseTime(w.At)
 		return clock{kind: clockAt, at: ceilSecond(t)}
@@ -105,7 +112,7 @@ func newClock(w When, loaded time.Time) clock {
 	if w.From == "start" || w.IsZero() {
 		return clock{kind: clockStart, d: d, base: loaded}
 	}
-	return clock{kind: clockFirst, d: d, base: loaded}
+	return clock{kind: clockFirst, d: d, base: floor}
 }
 
 // resolve returns the instant of the clock given the first-request time
@@ -217,12 +224,19 @@ func Compile(spec Spec, p Params) (*Timeline, error) {
 	if p.Guest == "" {
 		p.Guest = p.InstanceID
 	}
+	floor := p.Loaded // of the clocks counting from the first request
+	if f := p.FirstRequest; !f.IsZero() && f.Before(floor) {
+		floor = f
+	}
 	t := &Timeline{
 		guest:      p.Guest,
 		instanceID: p.InstanceID,
 		loaded:     p.Loaded,
 		first:      new(atomic.Int64),
 		market:     "on-demand",
+	}
+	if !p.FirstRequest.IsZero() {
+		t.Request(p.FirstRequest)
 	}
 	if spec.Market == "spot" {
 		t.market = "spot"
@@ -232,10 +246,10 @@ func Compile(spec Spec, p Params) (*Timeline, error) {
 		if a == "" {
 			a = "terminate"
 		}
-		t.spot = &spotItem{action: a, when: s.When(), clk: newClock(s.When(), p.Loaded), seen: new(mark)}
+		t.spot = &spotItem{action: a, when: s.When(), clk: newClock(s.When(), p.Loaded, floor), seen: new(mark)}
 	}
 	if r := spec.RebalanceRecommendation; r != nil {
-		t.rebalance = &rebalanceItem{when: r.When(), clk: newClock(r.When(), p.Loaded), seen: new(mark)}
+		t.rebalance = &rebalanceItem{when: r.When(), clk: newClock(r.When(), p.Loaded, floor), seen: new(mark)}
 	}
 	rank := map[string]int{}
 	for _, e := range spec.ScheduledEvents {
@@ -245,7 +259,7 @@ func Compile(spec Spec, p Params) (*Timeline, error) {
 			state:       e.State,
 			id:          e.ID,
 			when:        e.When(),
-			clk:         newClock(e.When(), p.Loaded),
+			clk:         newClock(e.When(), p.Loaded, floor),
 			seen:        new(mark),
 		}
 		if it.description == "" {
@@ -266,7 +280,7 @@ func Compile(spec Spec, p Params) (*Timeline, error) {
 		t.events = append(t.events, it)
 	}
 	for _, a := range spec.AutoscalingLifecycle {
-		t.asg = append(t.asg, &asgItem{state: a.State, when: a.When(), clk: newClock(a.When(), p.Loaded), seen: new(mark)})
+		t.asg = append(t.asg, &asgItem{state: a.State, when: a.When(), clk: newClock(a.When(), p.Loaded, floor), seen: new(mark)})
 	}
 	if p.Role != "" {
 		t.creds = newCredItem(p)

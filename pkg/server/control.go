@@ -254,23 +254,29 @@ func (s *Server) stateOf(v *view) *state {
 	// The load's time to the second, as EC2's bodies carry it: what
 	// appears "at the start" is there from the first request on.
 	loaded := s.opts.Now().Truncate(time.Second)
-	creds := map[*config.Instance]*statefile.Credentials{}
+	lp := lifeParams{loaded: loaded, seed: s.seed, log: s.log, creds: map[*config.Instance]*statefile.Credentials{}}
+	start := s.state.Load() == nil // the daemon's start: first requests from the state file
+	if start {
+		lp.firsts = map[*config.Instance]time.Time{}
+	}
 	for in, id := range ids {
-		if g := s.rt.st.Guests[id]; g != nil && g.Credentials != nil && g.Credentials.Generation > 0 {
-			creds[in] = g.Credentials
+		g := s.rt.st.Guests[id]
+		if g == nil {
+			continue
+		}
+		if g.Credentials != nil && g.Credentials.Generation > 0 {
+			lp.creds[in] = g.Credentials
+		}
+		if start && !g.FirstRequest.IsZero() {
+			lp.firsts[in] = g.FirstRequest
 		}
 	}
-	st := newState(v.cfg, def, entries, s.launched, lifeParams{loaded: loaded, seed: s.seed, log: s.log, creds: creds})
+	st := newState(v.cfg, def, entries, s.launched, lp)
 	st.view = v
 	st.each(func(in *instance) {
 		if id := ids[in.cfg]; id != "" {
 			in.seen = s.seenFor(id)
 			in.guest = id
-			// A first request kept in the state file (or seen before a
-			// reload) starts the clocks that count from it.
-			if n := in.seen.first.Load(); n != 0 {
-				in.tl.Request(time.Unix(0, n))
-			}
 		}
 	})
 	return st

@@ -42,6 +42,9 @@ type lifeParams struct {
 	// creds are the credential periods of the guests rotated at run time
 	// (imdsctl credentials rotate), by their configured instance.
 	creds map[*config.Instance]*statefile.Credentials
+	// firsts are the guests' first requests kept in the state file, at
+	// the daemon's start only (a reload carries them).
+	firsts map[*config.Instance]time.Time
 }
 
 // compileLife compiles in's timeline and the table of its moving paths.
@@ -56,6 +59,7 @@ func (in *instance) compileLife(lp lifeParams) {
 	if rc := lp.creds[c]; rc != nil {
 		p.CredentialStart, p.Generation = rc.PeriodStart, rc.Generation
 	}
+	p.FirstRequest = lp.firsts[c]
 	tl, err := lifecycle.Compile(c.Spec, p)
 	if err != nil {
 		lp.log.Error("lifecycle keys not applied", "instance_id", in.label, "err", err)
