@@ -690,7 +690,11 @@ func newEventID() string {
 // AddEvent implements control.Backend.
 func (b *backend) AddEvent(ctx context.Context, t control.Target, r control.EventRequest) ([]control.Outcome, error) {
 	return b.s().each(ctx, t, func(g *guest, rs *statefile.Guest, now time.Time) (control.Outcome, error) {
-		ev := statefile.Event{ID: newEventID(), Code: r.Code, Description: r.Description, State: "active",
+		id := newEventID()
+		if f := b.s().eventIDs; f != nil {
+			id = f()
+		}
+		ev := statefile.Event{ID: id, Code: r.Code, Description: r.Description, State: "active",
 			Issued: now.Truncate(time.Second), NotBefore: second(r.NotBefore.Resolve(now))}
 		if !r.NotAfter.IsZero() {
 			ev.NotAfter = second(r.NotAfter.Resolve(now))

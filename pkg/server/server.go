@@ -100,6 +100,7 @@ type Server struct {
 	seed     []byte          // lifecycle credentials are derived from it (lifecycle.go)
 	life     *lifeLoop       // logs and counts lifecycle transitions (lifecycle.go)
 	hooks    *hooks          // runs the host hooks (hook.go)
+	eventIDs func() string   // tests: the ids of events added over the control API; nil: random
 }
 
 // Words: a guest is a client (a VM, a jail) and is known by its source
