@@ -32,12 +32,18 @@ type credItem struct {
 	lifetime, interval      time.Duration
 	fault                   string
 	floor                   time.Time // the clock counts from the first request, no earlier
+	start                   time.Time // Params.CredentialStart: the clock's origin, when not zero
+	generation              int
 }
 
 func newCredItem(p Params) *credItem {
 	c := &credItem{
 		guest: p.Guest, instanceID: p.InstanceID, role: p.Role, seed: p.Seed,
 		lifetime: DefaultLifetime, interval: DefaultInterval, floor: p.Loaded,
+		start: p.CredentialStart, generation: p.Generation,
+	}
+	if f := p.FirstRequest; !f.IsZero() && f.Before(c.floor) {
+		c.floor = f
 	}
 	if p.IAM != nil {
 		c.fault = p.IAM.Fault
@@ -46,6 +52,9 @@ func newCredItem(p Params) *credItem {
 			c.lifetime, _ = parseDuration(r.Lifetime)
 			c.interval, _ = parseDuration(r.Interval)
 		}
+	}
+	if c.generation > 0 {
+		c.rotation = true // a rotation of static keys makes generated ones
 	}
 	if c.fault == "expiring" {
 		c.lifetime, c.interval = ExpiringLifetime, ExpiringInterval
@@ -58,10 +67,18 @@ func (c *credItem) rotates() bool {
 	return c.rotation && (c.fault == "" || c.fault == "expiring")
 }
 
+// known reports whether the clock of the sets is known: from the first
+// request, or from a rotation asked for at run time.
+func (c *credItem) known(first int64) bool { return first != 0 || !c.start.IsZero() }
+
 // anchor is when the first set is made: the guest's first request, no
 // earlier than the floor (the load that set the rotation), to the second.
-// Before the first request it is the floor.
+// Before the first request it is the floor. A rotation asked for at run
+// time fixes it: it is the rotation's time.
 func (c *credItem) anchor(first int64) time.Time {
+	if !c.start.IsZero() {
+		return ceilSecond(c.start)
+	}
 	a := c.floor
 	if first != 0 {
 		if f := time.Unix(0, first); f.After(a) {
@@ -139,6 +156,9 @@ func (t *Timeline) Credentials(now time.Time) (CredentialSet, bool) {
 func (c *credItem) keys(a time.Time, k int64) (id, secret, token string) {
 	msg := "imdsd credentials v1\x00" + c.guest + "\x00" + c.instanceID + "\x00" + c.role + "\x00" +
 		strconv.FormatInt(a.Unix(), 10) + "\x00" + strconv.FormatInt(k, 10)
+	if c.generation > 0 {
+		msg += "\x00g" + strconv.Itoa(c.generation)
+	}
 	stream := func(label string, n int) []byte {
 		var out []byte
 		for i := uint32(0); len(out) < n; i++ {

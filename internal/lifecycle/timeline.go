@@ -32,6 +32,23 @@ type Params struct {
 	// must stay the same across reloads (and restarts, for credentials
 	// that survive them).
 	Seed []byte
+	// CredentialStart, when not zero, is when the current credential
+	// period started: a rotation asked for at run time (imdsctl
+	// credentials rotate). The set served from then on is made at that
+	// instant (to the second), whatever the first request or the load,
+	// and the sets that follow count from it. Generation counts those
+	// rotations; the keys derive from it. A rotation of static keys (no
+	// iam.rotation) serves generated keys, with EC2's default lifetime
+	// and interval.
+	CredentialStart time.Time
+	Generation      int
+	// FirstRequest, when not zero, is the guest's first request kept
+	// from before a restart: it is recorded (as [Timeline.Request] would)
+	// and the clocks counting from it, and the credential sets, count
+	// from it even though it is before Loaded. Give it at a daemon's
+	// start only; a reload carries the first request with
+	// [Timeline.Carry], and a changed when counts from the reload.
+	FirstRequest time.Time
 }
 
 // Problems is the error [Compile] returns for a spec [Check] rejects.
@@ -86,7 +103,7 @@ type clock struct {
 	base time.Time     // clockStart: the origin; clockFirst: the floor
 }
 
-func newClock(w When, loaded time.Time) clock {
+func newClock(w When, loaded, floor time.Time) clock {
 	if w.At != "" {
 		t, _ := parseTime(w.At)
 		return clock{kind: clockAt, at: ceilSecond(t)}
@@ -95,7 +112,7 @@ func newClock(w When, loaded time.Time) clock {
 	if w.From == "start" || w.IsZero() {
 		return clock{kind: clockStart, d: d, base: loaded}
 	}
-	return clock{kind: clockFirst, d: d, base: loaded}
+	return clock{kind: clockFirst, d: d, base: floor}
 }
 
 // resolve returns the instant of the clock given the first-request time
@@ -207,12 +224,19 @@ func Compile(spec Spec, p Params) (*Timeline, error) {
 	if p.Guest == "" {
 		p.Guest = p.InstanceID
 	}
+	floor := p.Loaded // of the clocks counting from the first request
+	if f := p.FirstRequest; !f.IsZero() && f.Before(floor) {
+		floor = f
+	}
 	t := &Timeline{
 		guest:      p.Guest,
 		instanceID: p.InstanceID,
 		loaded:     p.Loaded,
 		first:      new(atomic.Int64),
 		market:     "on-demand",
+	}
+	if !p.FirstRequest.IsZero() {
+		t.Request(p.FirstRequest)
 	}
 	if spec.Market == "spot" {
 		t.market = "spot"
@@ -222,10 +246,10 @@ func Compile(spec Spec, p Params) (*Timeline, error) {
 		if a == "" {
 			a = "terminate"
 		}
-		t.spot = &spotItem{action: a, when: s.When(), clk: newClock(s.When(), p.Loaded), seen: new(mark)}
+		t.spot = &spotItem{action: a, when: s.When(), clk: newClock(s.When(), p.Loaded, floor), seen: new(mark)}
 	}
 	if r := spec.RebalanceRecommendation; r != nil {
-		t.rebalance = &rebalanceItem{when: r.When(), clk: newClock(r.When(), p.Loaded), seen: new(mark)}
+		t.rebalance = &rebalanceItem{when: r.When(), clk: newClock(r.When(), p.Loaded, floor), seen: new(mark)}
 	}
 	rank := map[string]int{}
 	for _, e := range spec.ScheduledEvents {
@@ -235,7 +259,7 @@ func Compile(spec Spec, p Params) (*Timeline, error) {
 			state:       e.State,
 			id:          e.ID,
 			when:        e.When(),
-			clk:         newClock(e.When(), p.Loaded),
+			clk:         newClock(e.When(), p.Loaded, floor),
 			seen:        new(mark),
 		}
 		if it.description == "" {
@@ -256,7 +280,7 @@ func Compile(spec Spec, p Params) (*Timeline, error) {
 		t.events = append(t.events, it)
 	}
 	for _, a := range spec.AutoscalingLifecycle {
-		t.asg = append(t.asg, &asgItem{state: a.State, when: a.When(), clk: newClock(a.When(), p.Loaded), seen: new(mark)})
+		t.asg = append(t.asg, &asgItem{state: a.State, when: a.When(), clk: newClock(a.When(), p.Loaded, floor), seen: new(mark)})
 	}
 	if p.Role != "" {
 		t.creds = newCredItem(p)
@@ -541,7 +565,7 @@ func (t *Timeline) Transitions(from, to time.Time) []Transition {
 	for _, x := range t.extra {
 		add(x.Time, true, x.Kind, x.Detail)
 	}
-	if c := t.creds; c != nil && c.rotates() && first != 0 {
+	if c := t.creds; c != nil && c.rotates() && c.known(first) {
 		a := c.anchor(first)
 		k := int64(0)
 		if from.After(a) {
@@ -588,7 +612,7 @@ func (t *Timeline) NextChange(now time.Time) time.Time {
 	for _, x := range t.extra {
 		consider(x.Time, true)
 	}
-	if c := t.creds; c != nil && c.rotates() && first != 0 {
+	if c := t.creds; c != nil && c.rotates() && c.known(first) {
 		a := c.anchor(first)
 		if !now.Before(a) {
 			k := now.Sub(a)/c.interval + 1
@@ -695,7 +719,8 @@ func (t *Timeline) Carry(prev *Timeline) {
 			t.extra = append(t.extra, Transition{Time: r, Kind: KindAutoscaling, Guest: t.guest, Detail: na.state + " (changed by a reload)"})
 		}
 	}
-	if t.creds != nil && prev.creds != nil && t.creds.lifetime == prev.creds.lifetime && t.creds.interval == prev.creds.interval && t.creds.rotation == prev.creds.rotation {
+	if t.creds != nil && prev.creds != nil && t.creds.lifetime == prev.creds.lifetime && t.creds.interval == prev.creds.interval && t.creds.rotation == prev.creds.rotation &&
+		t.creds.start.Equal(prev.creds.start) {
 		t.creds.floor = prev.creds.floor
 	}
 }

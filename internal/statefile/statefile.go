@@ -80,13 +80,30 @@ type Guest struct {
 	// Lifecycle is for whatever else the lifecycle engine must keep per
 	// guest, in its own format.
 	Lifecycle json.RawMessage `json:"lifecycle,omitempty"`
+	// Hooks are the actions for which the host hook (action_command) was
+	// started, recorded before it starts: it never runs twice for one.
+	// At most MaxHooks, the oldest dropped first.
+	Hooks []Hook `json:"hooks,omitempty"`
+}
+
+// MaxHooks bounds Guest.Hooks: more than the actions one guest's
+// configuration can hold (a spot action and 100 events).
+const MaxHooks = 128
+
+// Hook is an action for which the host hook was started.
+type Hook struct {
+	// Key names the action and its time (lifecycle.Action.Key): a
+	// rescheduled or reissued action has another.
+	Key string `json:"key"`
+	// Ran is when the hook was started.
+	Ran time.Time `json:"ran"`
 }
 
 // Empty reports whether g holds nothing worth keeping.
 func (g *Guest) Empty() bool {
 	return g == nil || len(g.Overrides) == 0 && g.FirstRequest.IsZero() && g.Spot == nil &&
 		g.Rebalance == nil && len(g.Events) == 0 && g.ASG == nil && g.Credentials == nil &&
-		len(g.Lifecycle) == 0
+		len(g.Lifecycle) == 0 && len(g.Hooks) == 0
 }
 
 // Spot is an issued spot interruption notice.

@@ -97,6 +97,11 @@ type Instance struct {
 	// lifecycle.Check and compiled by the server into a timeline per
 	// guest; after loading, Market is "on-demand" or "spot".
 	lifecycle.Spec
+	// ActionCommand is the host hook (imdsd.conf(5), action_command): a
+	// program and its arguments, run on the host when an action of the
+	// instance's life falls due (a spot action, a scheduled event's
+	// not_before). Absent: nothing is run.
+	ActionCommand []string `json:"action_command,omitempty"`
 
 	// Filled in by provisioning; not keys.
 	userData []byte

@@ -286,6 +286,7 @@ func (c *Instance) validate(p *parser) {
 		}
 	}
 	c.validateLifecycle(p)
+	c.validateActionCommand(p)
 	switch c.HTTPTokens {
 	case "required", "optional":
 	default:
@@ -653,5 +654,38 @@ func (c *Instance) validateLifecycle(p *parser) {
 	report("", lifecycle.Check(c.Spec))
 	if c.IAM != nil {
 		report("iam", lifecycle.CheckCredentials(c.IAM.Credentials))
+	}
+}
+
+// Bounds of action_command.
+const (
+	MaxActionArgs   = 64
+	MaxActionArgLen = 4096
+)
+
+// validateActionCommand checks the host hook: an absolute program path and
+// its arguments, run without a shell.
+func (c *Instance) validateActionCommand(p *parser) {
+	a := c.ActionCommand
+	if a == nil {
+		return
+	}
+	if len(a) == 0 {
+		p.errorf("action_command", "is empty: give the program and its arguments, such as [\"/usr/local/sbin/vm\", \"stop\", \"web1\"], or leave the key out")
+		return
+	}
+	if len(a) > MaxActionArgs {
+		p.errorf("action_command", "has %d elements, more than %d", len(a), MaxActionArgs)
+	}
+	for i, arg := range a {
+		key := fmt.Sprintf("action_command[%d]", i)
+		switch {
+		case strings.ContainsRune(arg, 0):
+			p.errorf(key, "contains a NUL character, which no argument can hold")
+		case len(arg) > MaxActionArgLen:
+			p.errorf(key, "is %d bytes long, more than %d", len(arg), MaxActionArgLen)
+		case i == 0 && !strings.HasPrefix(arg, "/"):
+			p.errorf(key, "%s is not an absolute path: the program is run without a shell and without a PATH search; write its full path, such as \"/usr/local/sbin/vm\" (for a shell: [\"/bin/sh\", \"-c\", \"...\"])", quote(arg))
+		}
 	}
 }

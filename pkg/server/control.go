@@ -254,11 +254,29 @@ func (s *Server) stateOf(v *view) *state {
 	// The load's time to the second, as EC2's bodies carry it: what
 	// appears "at the start" is there from the first request on.
 	loaded := s.opts.Now().Truncate(time.Second)
-	st := newState(v.cfg, def, entries, s.launched, lifeParams{loaded: loaded, seed: s.seed, log: s.log})
+	lp := lifeParams{loaded: loaded, seed: s.seed, log: s.log, creds: map[*config.Instance]*statefile.Credentials{}}
+	start := s.state.Load() == nil // the daemon's start: first requests from the state file
+	if start {
+		lp.firsts = map[*config.Instance]time.Time{}
+	}
+	for in, id := range ids {
+		g := s.rt.st.Guests[id]
+		if g == nil {
+			continue
+		}
+		if g.Credentials != nil && g.Credentials.Generation > 0 {
+			lp.creds[in] = g.Credentials
+		}
+		if start && !g.FirstRequest.IsZero() {
+			lp.firsts[in] = g.FirstRequest
+		}
+	}
+	st := newState(v.cfg, def, entries, s.launched, lp)
 	st.view = v
 	st.each(func(in *instance) {
 		if id := ids[in.cfg]; id != "" {
 			in.seen = s.seenFor(id)
+			in.guest = id
 		}
 	})
 	return st
@@ -275,7 +293,7 @@ func (s *Server) apply(cfg *config.Config) *view {
 	for _, p := range probs {
 		s.log.Error("runtime changes dropped: the configuration makes them invalid", "guest", p.id, "err", p.err.Error())
 		if g := next.Guests[p.id]; g != nil {
-			next.Guests[p.id] = &statefile.Guest{FirstRequest: g.FirstRequest}
+			next.Guests[p.id] = &statefile.Guest{FirstRequest: g.FirstRequest, Hooks: g.Hooks}
 		}
 		next.Added = slices.DeleteFunc(next.Added, func(a statefile.Added) bool { return a.ID == p.id })
 	}
@@ -672,7 +690,11 @@ func newEventID() string {
 // AddEvent implements control.Backend.
 func (b *backend) AddEvent(ctx context.Context, t control.Target, r control.EventRequest) ([]control.Outcome, error) {
 	return b.s().each(ctx, t, func(g *guest, rs *statefile.Guest, now time.Time) (control.Outcome, error) {
-		ev := statefile.Event{ID: newEventID(), Code: r.Code, Description: r.Description, State: "active",
+		id := newEventID()
+		if f := b.s().eventIDs; f != nil {
+			id = f()
+		}
+		ev := statefile.Event{ID: id, Code: r.Code, Description: r.Description, State: "active",
 			Issued: now.Truncate(time.Second), NotBefore: second(r.NotBefore.Resolve(now))}
 		if !r.NotAfter.IsZero() {
 			ev.NotAfter = second(r.NotAfter.Resolve(now))
@@ -747,7 +769,7 @@ func (b *backend) Credentials(ctx context.Context, t control.Target, action stri
 		switch action {
 		case "rotate":
 			c.Generation++
-			c.PeriodStart = second(now)
+			c.PeriodStart = now.Truncate(time.Second) // made now: served at once
 		case "ok":
 			c.Fault = ""
 		default:

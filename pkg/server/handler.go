@@ -132,10 +132,11 @@ func (s *Server) answer(r *http.Request) (rep reply, ok bool) {
 	if in.count != nil {
 		in.count.Inc()
 	}
+	now := s.opts.Now()
 	if in.seen != nil {
-		in.seen.record(client, s.opts.Now())
+		in.seen.record(client, now)
 	}
-	s.requested(in)
+	s.requested(in, now)
 	if rl := st.cfg.RateLimit; rl != nil && rl.RequestsPerSecond > 0 && client.IsValid() && !ratelimit.Exempt(client, rl.Loopback) {
 		maxWait := time.Duration(0)
 		if rl.Action == "delay" {

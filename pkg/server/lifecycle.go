@@ -10,6 +10,8 @@ import (
 
 	"github.com/imdsd/imdsd/internal/lifecycle"
 	"github.com/imdsd/imdsd/internal/metadata"
+	"github.com/imdsd/imdsd/internal/statefile"
+	"github.com/imdsd/imdsd/pkg/config"
 )
 
 // This file serves the parts of an instance that change while it runs
@@ -37,6 +39,12 @@ type lifeParams struct {
 	loaded time.Time // the load's time, from the Server's clock
 	seed   []byte
 	log    *slog.Logger
+	// creds are the credential periods of the guests rotated at run time
+	// (imdsctl credentials rotate), by their configured instance.
+	creds map[*config.Instance]*statefile.Credentials
+	// firsts are the guests' first requests kept in the state file, at
+	// the daemon's start only (a reload carries them).
+	firsts map[*config.Instance]time.Time
 }
 
 // compileLife compiles in's timeline and the table of its moving paths.
@@ -48,6 +56,10 @@ func (in *instance) compileLife(lp lifeParams) {
 	if c.IAM != nil {
 		p.Role, p.IAM = c.IAM.Role, &c.IAM.Credentials
 	}
+	if rc := lp.creds[c]; rc != nil {
+		p.CredentialStart, p.Generation = rc.PeriodStart, rc.Generation
+	}
+	p.FirstRequest = lp.firsts[c]
 	tl, err := lifecycle.Compile(c.Spec, p)
 	if err != nil {
 		lp.log.Error("lifecycle keys not applied", "instance_id", in.label, "err", err)
@@ -89,17 +101,17 @@ func (st *state) carryLife(old *state) {
 	})
 }
 
-// requested records a guest's request: the first one starts the clocks
-// that count from it, and the transition goroutine is told. Past the first
-// it is one atomic load.
-func (s *Server) requested(in *instance) {
+// requested records a guest's request at now: the first one starts the
+// clocks that count from it, and the transition goroutine is told (it
+// keeps the time in the state file). Past the first it is one atomic load.
+func (s *Server) requested(in *instance, now time.Time) {
 	if in.tl == nil {
 		return
 	}
 	if _, ok := in.tl.FirstRequest(); ok {
 		return
 	}
-	if in.tl.Request(s.opts.Now()) {
+	if in.tl.Request(now) {
 		s.life.wake()
 	}
 }
@@ -236,7 +248,8 @@ func (s *Server) lifeTick(now time.Time) time.Time {
 	}
 	s.life.cur = st
 	s.transitions(st, now)
-	var next time.Time
+	next := s.persist(now)
+	st = s.state.Load() // persist may have waited for a control request
 	st.each(func(in *instance) {
 		if in.tl == nil {
 			return

@@ -23,6 +23,7 @@ type metrics struct {
 	// Lifecycle (lifecycle.go).
 	transitions *prometheus.CounterVec
 	readDelay   *prometheus.GaugeVec
+	hooks       *prometheus.CounterVec // host hooks that ended, by result (hook.go)
 	panics      prometheus.Counter
 	clientGone  prometheus.Counter
 	// The access log's.
@@ -51,6 +52,9 @@ func newMetrics(version string) *metrics {
 		Help: "Seconds from a notice becoming visible to the guest's first read of it, for the latest notice read, by the instance served and kind."},
 		[]string{"instance_id", "kind"})
 	m.reg.MustRegister(m.readDelay)
+	m.hooks = f("action_hooks_total", "Host hooks (action_command) that ended, by result: ok, or failed (a non-zero exit status, killed at its time limit, or not started).", "result")
+	m.hooks.WithLabelValues("ok")
+	m.hooks.WithLabelValues("failed")
 	m.panics = f("panics_total", "Requests whose handling panicked (answered 500).").WithLabelValues()
 	m.clientGone = f("clients_gone_total", "Clients that left during an injected delay or rate-limit wait.").WithLabelValues()
 	m.logDropped = f("access_log_dropped_total", "Access log lines dropped because the log destination fell behind (its buffer was full).").WithLabelValues()

@@ -99,6 +99,8 @@ type Server struct {
 	unknown  unknownLog      // rate-limits the lines about unknown MAC addresses
 	seed     []byte          // lifecycle credentials are derived from it (lifecycle.go)
 	life     *lifeLoop       // logs and counts lifecycle transitions (lifecycle.go)
+	hooks    *hooks          // runs the host hooks (hook.go)
+	eventIDs func() string   // tests: the ids of events added over the control API; nil: random
 }
 
 // Words: a guest is a client (a VM, a jail) and is known by its source
@@ -136,6 +138,7 @@ type instance struct {
 	modified []string           // Last-Modified of its answers
 	count    prometheus.Counter // its guest_requests_total
 	seen     *guestSeen         // its requests, for the guest list; nil: not a guest
+	guest    string             // the guest's instance id; "" for the default instance shadowed by an entry
 	// entry is the entry of an instance that matches by MAC address;
 	// mac, the client's MAC address, for the instance made for one client
 	// matched by it (mac.go), bound into its tokens.
@@ -322,6 +325,7 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		hv:       newHeaderValues(),
 		seed:     sealer.Derive(seedPurpose),
 		life:     newLifeLoop(),
+		hooks:    newHooks(),
 		macs:     opts.MACResolver,
 	}
 	if s.macs == nil {
@@ -407,6 +411,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopOnce.Do(func() { close(s.stop) })
 	err := s.shutdownFront(ctx)
 	s.stopLife()
+	s.waitHooks(ctx)
 	s.alog.shutdown(ctx)
 	return err
 }
