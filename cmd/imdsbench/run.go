@@ -25,10 +25,12 @@ type options struct {
 	idleConns  int
 	sources    int
 	jsonPath   string
+	aemm       string
 }
 
 const usage = `usage: imdsbench [--imdsd path] [--duration d] [--clients n,...] [--put-clients n]
                  [--guests n] [--idle-conns n] [--sources n] [--json file]
+                 [--aemm path]
 
 Measures an already built imdsd against a minimal net/http baseline, both
 started as child processes on 127.0.0.1, and prints a table of figures with
@@ -43,6 +45,9 @@ the ratio imdsd ÷ baseline and the targets of "make bench".
   --sources n       loopback source addresses clients spread over, 127.0.0.1
                     to 127.0.0.n (default 16 on Linux, 1 elsewhere)
   --json file       also write the figures to file as JSON
+  --aemm path       also measure imdsd's CPU per token GET against this build
+                    of amazon-ec2-metadata-mock (AWS's mock; its own rows,
+                    with AEMM in the baseline column)
   -h, --help        print this help and exit
 `
 
@@ -63,6 +68,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.idleConns, "idle-conns", 2000, "")
 	fs.IntVar(&o.sources, "sources", defSources, "")
 	fs.StringVar(&o.jsonPath, "json", "", "")
+	fs.StringVar(&o.aemm, "aemm", "", "")
 	var help bool
 	cli.Bool(fs, &help, false, "h", "help")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -122,7 +128,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return bench.Run(ctx, bench.Options{
 		IMDSD: o.imdsd, Baseline: []string{self, "baseline"}, Duration: o.duration,
 		Clients: o.clients, PutClients: o.putClients, Guests: o.guests,
-		IdleConns: o.idleConns, Sources: o.sources, JSONPath: o.jsonPath,
+		IdleConns: o.idleConns, Sources: o.sources, JSONPath: o.jsonPath, AEMM: o.aemm,
 	}, stdout, stderr)
 }
 

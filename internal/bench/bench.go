@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -26,6 +27,7 @@ const (
 	quiet           = time.Second            // pause before the idle RSS
 	warmup          = 200 * time.Millisecond // load before the first figure
 	slowlorisWindow = 3 * time.Second        // longest slowloris measurement: see below
+	targetVsAEMM    = 0.8                    // × amazon-ec2-metadata-mock's CPU per request
 	slowlorisUsers  = 16                     // clients measured beside the idle connections
 	stormTimeout    = 2 * time.Minute        // bound on the whole boot storm
 	getPath         = "/latest/meta-data/instance-id"
@@ -60,6 +62,9 @@ type Options struct {
 	IdleConns  int           // half-open connections of the slowloris check
 	Sources    int           // loopback source addresses clients spread over
 	JSONPath   string        // where to write the figures as JSON too, or ""
+	// AEMM is a build of amazon-ec2-metadata-mock to measure imdsd's CPU
+	// per token GET against as well, or "" for none.
+	AEMM string
 }
 
 // Run measures, prints the table on stdout and progress on stderr.
@@ -179,6 +184,11 @@ func (b *bench) measure(ctx context.Context) error {
 		}
 		b.rows("token GET, "+plural(n, "client"), ri, rb)
 	}
+	if b.o.AEMM != "" {
+		if err := b.vsAEMM(ctx); err != nil {
+			return err
+		}
+	}
 	peak := fmt.Sprintf("RSS peak after %s (VmHWM)", plural(slices.Max(b.o.Clients), "GET client"))
 	if err := b.memory(ctx, peak, true, maxValue, targetPeakMB); err != nil {
 		return err
@@ -272,6 +282,20 @@ func (b *bench) getLoad(p *proc, clients int, d time.Duration) loadSpec {
 		}}
 }
 
+// closeLoad is getLoad with "Connection: close" in the requests, which
+// amazon-ec2-metadata-mock needs to close a connection after its answer,
+// as EC2 and imdsd do; both servers get the same requests.
+func (b *bench) closeLoad(p *proc, clients int, d time.Duration) loadSpec {
+	return loadSpec{clients: clients, duration: d, sources: b.o.Sources,
+		prepare: func(ctx context.Context, c *client) ([]byte, error) {
+			tok, err := mintWith(ctx, c, askClose(tokenRequest(p.addr)))
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", p.name, err)
+			}
+			return askClose(getRequest(p.addr, getPath, tok)), nil
+		}}
+}
+
 // putLoad is clients clients taking tokens.
 func (b *bench) putLoad(p *proc, clients int, d time.Duration) loadSpec {
 	return loadSpec{clients: clients, duration: d, sources: b.o.Sources,
@@ -281,10 +305,15 @@ func (b *bench) putLoad(p *proc, clients int, d time.Duration) loadSpec {
 // pair runs a load against both servers, alternately, half the duration at
 // a time: imdsd, baseline, baseline, imdsd.
 func (b *bench) pair(ctx context.Context, mk func(p *proc, d time.Duration) loadSpec) (imdsd, base result, err error) {
+	return b.alternate(ctx, b.srv, mk)
+}
+
+// alternate runs a load against two servers as pair does.
+func (b *bench) alternate(ctx context.Context, srv [2]*proc, mk func(p *proc, d time.Duration) loadSpec) (first, second result, err error) {
 	half := b.o.Duration / 2
 	var parts [2][]result
 	for _, k := range []int{0, 1, 1, 0} {
-		p := b.srv[k]
+		p := srv[k]
 		cpu0, sys0, cerr := counters(p.pid())
 		r, err := runLoad(ctx, p.addr, mk(p, half))
 		if err != nil {
@@ -326,6 +355,50 @@ func (b *bench) rows(name string, ri, rb result) {
 	if si != nil || sb != nil {
 		b.add(figure{Name: name + ": read/write syscalls per request", Unit: "count", IMDSD: si, Baseline: sb})
 	}
+}
+
+// vsAEMM measures imdsd's CPU per token GET against amazon-ec2-metadata-
+// mock's (--aemm), started IMDSv2-only on a port of 127.0.0.1 and stopped
+// after, for each number of clients. Its failed requests are noted, not
+// counted in the table's total; imdsd's are counted as in every run.
+// AEMM, as it ships, logs every request to its standard output (a pipe
+// here): that is part of what it costs.
+func (b *bench) vsAEMM(ctx context.Context) error {
+	spec := serverSpec{name: "amazon-ec2-metadata-mock", path: b.o.AEMM, askClose: true, args: func(addr string) []string {
+		host, port, _ := net.SplitHostPort(addr)
+		return []string{"--hostname", host, "--port", port, "--imdsv2"}
+	}}
+	p, _, err := b.procs.start(ctx, spec)
+	if err != nil {
+		return fmt.Errorf("--aemm: %w", err)
+	}
+	defer p.stop()
+	if _, err := runLoad(ctx, p.addr, b.closeLoad(p, 16, warmup)); err != nil {
+		return fmt.Errorf("--aemm: %w", err)
+	}
+	for _, n := range b.o.Clients {
+		name := "token GET, " + plural(n, "client")
+		b.progress("%s, against amazon-ec2-metadata-mock", name)
+		ri, ra, err := b.alternate(ctx, [2]*proc{b.srv[0], p}, func(p *proc, d time.Duration) loadSpec { return b.closeLoad(p, n, d) })
+		if err != nil {
+			return fmt.Errorf("--aemm: %w", err)
+		}
+		b.count(name, 0, ri)
+		if ra.errs > 0 {
+			b.note("%s: %s: %d of %d requests failed, first: %v", name, p.name, ra.errs, ra.errs+ra.n, ra.firstErr)
+		}
+		ci, si := ri.perRequest()
+		ca, sa := ra.perRequest()
+		if ci == nil && ca == nil {
+			continue
+		}
+		b.add(figure{Name: name + ": server CPU per request, baseline = AEMM", Unit: "µs", IMDSD: ci, Baseline: ca,
+			check: maxRatio, limit: targetVsAEMM})
+		if si != nil || sa != nil {
+			b.add(figure{Name: name + ": read/write syscalls per request, baseline = AEMM", Unit: "count", IMDSD: si, Baseline: sa})
+		}
+	}
+	return nil
 }
 
 // count adds the failures of server k in a run to its total, with a note.

@@ -135,9 +135,21 @@ func getRequest(host, path, token string) []byte {
 	return rawRequest("GET", path, host, "X-aws-ec2-metadata-token: "+token)
 }
 
+// askClose adds "Connection: close" to a request made by rawRequest: for
+// a server that, unlike EC2, keeps connections open unless asked
+// (amazon-ec2-metadata-mock).
+func askClose(req []byte) []byte {
+	return append(req[:len(req)-2:len(req)-2], "Connection: close\r\n\r\n"...)
+}
+
 // mintToken takes a token for c's source address.
 func mintToken(ctx context.Context, c *client, host string) (string, error) {
-	st, body, err := c.do(ctx, tokenRequest(host))
+	return mintWith(ctx, c, tokenRequest(host))
+}
+
+// mintWith takes a token with req, a token request.
+func mintWith(ctx context.Context, c *client, req []byte) (string, error) {
+	st, body, err := c.do(ctx, req)
 	if err != nil {
 		return "", fmt.Errorf("PUT %s: %w", tokenPath, err)
 	}

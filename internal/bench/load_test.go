@@ -228,7 +228,7 @@ func TestServeBaseline(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- ServeBaseline(ctx, addr) }()
-	if _, err := waitAnswer(context.Background(), addr, nil, 5*time.Second); err != nil {
+	if _, err := waitAnswer(context.Background(), addr, nil, 5*time.Second, false); err != nil {
 		cancel()
 		t.Fatalf("baseline never answered: %v (run: %v)", err, <-errc)
 	}

@@ -23,6 +23,9 @@ type serverSpec struct {
 	name string
 	path string
 	args func(addr string) []string
+	// askClose: the server keeps connections open unless the request
+	// says "Connection: close".
+	askClose bool
 }
 
 // proc is a running server.
@@ -101,7 +104,7 @@ func (ps *procs) start(ctx context.Context, spec serverSpec) (*proc, time.Durati
 			_ = cmd.Wait()
 			close(p.done)
 		}()
-		t1, err := waitAnswer(ctx, addr, p.done, readyTimeout)
+		t1, err := waitAnswer(ctx, addr, p.done, readyTimeout, spec.askClose)
 		if err == nil {
 			return p, t1.Sub(t0), nil
 		}
@@ -118,12 +121,16 @@ func (ps *procs) start(ctx context.Context, spec serverSpec) (*proc, time.Durati
 
 // waitAnswer polls addr with a token PUT on a fresh connection every
 // millisecond until it is answered 200, and returns when. It gives up when
-// done is closed (the server exited) or after timeout.
-func waitAnswer(ctx context.Context, addr string, done <-chan struct{}, timeout time.Duration) (time.Time, error) {
+// done is closed (the server exited) or after timeout. close adds
+// "Connection: close" to the request.
+func waitAnswer(ctx context.Context, addr string, done <-chan struct{}, timeout time.Duration, close bool) (time.Time, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	c := newClient(addr, netip.Addr{})
 	req := tokenRequest(addr)
+	if close {
+		req = askClose(req)
+	}
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	var last error

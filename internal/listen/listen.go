@@ -39,8 +39,15 @@ func Activated() ([]net.Listener, error) {
 // address is bound even if it is not configured yet, where the system
 // allows it; local reports whether the address is configured on this host
 // now (false means clients reach it only once it is added).
+//
+// The connections it accepts get no TCP keep-alive (net's default sets it
+// on every accepted connection: four setsockopt calls, a tenth of what a
+// metadata request costs imdsd): an IMDS connection carries one request
+// and every phase of it is bounded by a deadline, so a probe after 15 s
+// of silence would never be sent. Sockets systemd passes (Activated) keep
+// net's default, which cannot be changed on a listener made from a file.
 func TCP(ctx context.Context, addr string) (ln net.Listener, local bool, err error) {
-	lc := net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
+	lc := net.ListenConfig{KeepAlive: -1, Control: func(network, address string, c syscall.RawConn) error {
 		ap, err := netip.ParseAddrPort(address)
 		if err != nil || ap.Addr().IsUnspecified() {
 			return nil

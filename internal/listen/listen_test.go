@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"syscall"
 	"testing"
@@ -47,5 +48,40 @@ func TestActivatedWithoutSystemd(t *testing.T) {
 	lns, err := Activated()
 	if err != nil || len(lns) != 0 {
 		t.Fatalf("Activated() = %v, %v; want none and no error", lns, err)
+	}
+}
+
+// TestTCPNoKeepAlive checks that accepted connections are left without
+// TCP keep-alive, which net would otherwise set on each.
+func TestTCPNoKeepAlive(t *testing.T) {
+	ln, _, err := TCP(context.Background(), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rc, err := s.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var on int
+	var serr error
+	if err := rc.Control(func(fd uintptr) { on, serr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_KEEPALIVE) }); err != nil {
+		t.Fatal(err)
+	}
+	if serr != nil {
+		t.Fatal(serr)
+	}
+	if on != 0 {
+		t.Errorf("SO_KEEPALIVE = %d on an accepted connection, want 0", on)
 	}
 }

@@ -169,10 +169,13 @@ const (
 	stateAnswering        // Shutdown waits for it
 )
 
-// frontConn is one accepted connection.
+// frontConn is one accepted connection, with what answering its request
+// takes, in one allocation.
 type frontConn struct {
 	c     net.Conn
 	state atomic.Int32
+	ctx   connContext
+	w     frontWriter
 }
 
 // done forgets fc.
@@ -225,10 +228,12 @@ func (s *Server) serveConn(fc *frontConn) {
 		return
 	}
 	r.RemoteAddr = c.RemoteAddr().String()
-	ctx := &connContext{c: c, local: c.LocalAddr()}
+	ctx := &fc.ctx
+	ctx.c, ctx.local = c, c.LocalAddr()
 	r = r.WithContext(ctx)
 
-	w := &frontWriter{c: c, h: make(http.Header, 8)}
+	w := &fc.w
+	w.c = c
 	s.fe.handler.ServeHTTP(w, r)
 	ctx.stopWatching()
 	w.flush(r)
@@ -283,11 +288,21 @@ func headEnd(b []byte, from int) int {
 	return -1
 }
 
-// parseRequest reads a request head with http.ReadRequest and makes the
-// checks net/http's server makes before a handler sees a request, except
-// that a missing Host is allowed. status is 0 for a request to answer, or
-// the status net/http's server would have refused it with.
+// parseRequest reads a request head as net/http's server does, except
+// that a missing Host is allowed: the usual heads with parseSimple, the
+// others with parseNetHTTP. status is 0 for a request to answer, or the
+// status net/http's server would have refused it with.
 func parseRequest(head []byte, br *bufio.Reader) (r *http.Request, status int) {
+	if r := parseSimple(head); r != nil {
+		return r, 0
+	}
+	return parseNetHTTP(head, br)
+}
+
+// parseNetHTTP reads a request head with http.ReadRequest and makes the
+// checks net/http's server makes before a handler sees a request, except
+// that a missing Host is allowed.
+func parseNetHTTP(head []byte, br *bufio.Reader) (r *http.Request, status int) {
 	br.Reset(bytes.NewReader(head))
 	r, err := http.ReadRequest(br)
 	if err != nil {
@@ -339,7 +354,7 @@ func absoluteFormHost(head []byte) string {
 // refuse answers a request refused before ServeHTTP, with EC2's framing.
 func (s *Server) refuse(c net.Conn, status int, proto string) {
 	rep := errorReply(status)
-	w := &frontWriter{c: c, h: make(http.Header, 4)}
+	w := &frontWriter{c: c}
 	s.write(w, &http.Request{Method: http.MethodGet}, &rep)
 	w.flush(&http.Request{Proto: proto, ProtoMajor: 1, ProtoMinor: 1})
 	s.metrics.request(status)
@@ -363,16 +378,25 @@ func lingerClose(c net.Conn) {
 }
 
 // frontWriter is the http.ResponseWriter ServeHTTP answers into: the whole
-// answer is written at once by flush.
+// answer is written at once by flush. [Server.write] hands it the reply
+// itself (rep), which flush frames without a header map; what another
+// handler writes goes through h and body.
 type frontWriter struct {
 	c      net.Conn
 	h      http.Header
 	status int
 	wrote  bool
 	body   []byte
+	rep    reply
+	hasRep bool
 }
 
-func (w *frontWriter) Header() http.Header { return w.h }
+func (w *frontWriter) Header() http.Header {
+	if w.h == nil {
+		w.h = make(http.Header, 8)
+	}
+	return w.h
+}
 
 func (w *frontWriter) WriteHeader(status int) {
 	if !w.wrote {
@@ -411,6 +435,9 @@ func (w *frontWriter) flush(r *http.Request) {
 	b = append(b, ' ')
 	b = append(b, reasonPhrase(w.status)...)
 	b = append(b, "\r\n"...)
+	if w.hasRep {
+		b = w.rep.appendHeader(b)
+	}
 	seen := 0
 	for _, k := range headerOrder {
 		if vv, ok := w.h[k]; ok {
@@ -442,6 +469,32 @@ func (w *frontWriter) flush(r *http.Request) {
 	w.c.Write(b)
 	*bp = b[:0]
 	bufPool.Put(bp)
+}
+
+// appendHeader appends rep's header lines but Date, Server and
+// Connection, in EC2's order (headerOrder), as [Server.write] puts them in
+// a header map.
+func (rep *reply) appendHeader(b []byte) []byte {
+	if rep.ttl > 0 {
+		b = append(b, hdrTTL+": "...)
+		b = strconv.AppendInt(b, int64(rep.ttl), 10)
+		b = append(b, "\r\n"...)
+	}
+	if rep.allow != "" {
+		b = append(b, "Allow: "...)
+		b = append(b, rep.allow...)
+		b = append(b, "\r\n"...)
+	}
+	b = append(b, "Content-Type: "...)
+	b = append(b, rep.ctype...)
+	b = append(b, "\r\n"...)
+	if rep.meta {
+		b = append(b, "Accept-Ranges: none\r\n"...)
+		b = appendHeader(b, "Last-Modified", rep.modified)
+	}
+	b = append(b, "Content-Length: "...)
+	b = strconv.AppendInt(b, int64(len(rep.body)), 10)
+	return append(b, "\r\n"...)
 }
 
 func appendHeader(b []byte, k string, vv []string) []byte {

@@ -51,6 +51,11 @@ var clientRequests = []string{
 	"GET / HTTP/2.0\r\n\r\n",
 	"GET / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
 	"\r\nGET / HTTP/1.1\r\n\r\n",
+	// What parseSimple reads itself, at its edges.
+	"GET /latest/meta-data/ HTTP/1.0\r\nConnection: keep-alive\r\nHost:\r\n\r\n",
+	"HEAD /latest/user-data HTTP/1.1\r\nconnection: close\r\nx-AWS-ec2-METADATA-token:  t \t\r\nX-a: 1\r\nx-a: 2\r\n\r\n",
+	"OPTIONS /latest/api/token HTTP/1.1\r\nHost: [::1]:80\r\nContent-Length: 0\r\nA-: \r\n\r\n",
+	"GET /a/../b/./~c_d-e HTTP/1.1\r\nConnection: Keep-Alive\r\nContent-Length: 00\r\n\r\n",
 }
 
 // seen is what a handler saw of a request.
@@ -141,6 +146,47 @@ func (n *netHTTP) do(tb testing.TB, head []byte) (int, *seen) {
 	return st, s
 }
 
+// checkSimple checks that parseSimple, where it reads head, gives the
+// request net/http's reader (parseNetHTTP) gives, field by field.
+func checkSimple(t *testing.T, head []byte) {
+	t.Helper()
+	got := parseSimple(head)
+	if got == nil {
+		return
+	}
+	want, status := parseNetHTTP(head, bufio.NewReader(nil))
+	if status != 0 {
+		t.Fatalf("%q: parseSimple reads it, net/http refuses it with %d", head, status)
+	}
+	if got.Body != http.NoBody || want.Body != http.NoBody {
+		t.Fatalf("%q: bodies %T and %T", head, got.Body, want.Body)
+	}
+	g := []any{got.Method, *got.URL, got.Proto, got.ProtoMajor, got.ProtoMinor, got.Header, got.ContentLength,
+		got.TransferEncoding, got.Close, got.Host, got.Trailer, got.RequestURI, got.Form, got.MultipartForm}
+	w := []any{want.Method, *want.URL, want.Proto, want.ProtoMajor, want.ProtoMinor, want.Header, want.ContentLength,
+		want.TransferEncoding, want.Close, want.Host, want.Trailer, want.RequestURI, want.Form, want.MultipartForm}
+	if !reflect.DeepEqual(g, w) {
+		t.Fatalf("%q:\nparseSimple %#v\nnet/http    %#v", head, g, w)
+	}
+}
+
+// TestParseSimple checks parseSimple on the seed corpus: the same request
+// as net/http's reader where it reads one, and that it reads the real
+// clients' heads (or the fast path would be dead code).
+func TestParseSimple(t *testing.T) {
+	read := 0
+	for _, s := range clientRequests {
+		head := []byte(s)
+		checkSimple(t, head)
+		if parseSimple(head) != nil {
+			read++
+		}
+	}
+	if read < 10 {
+		t.Errorf("parseSimple read %d of the %d real heads", read, len(clientRequests))
+	}
+}
+
 // FuzzFrontEnd checks the front end's request reading against net/http's
 // server (http.ReadRequest and the checks around it, behind the Host
 // fix-up) on the same bytes: the same decision (answered, or refused with
@@ -161,6 +207,7 @@ func FuzzFrontEnd(f *testing.F) {
 			return // both wait for the rest of the head
 		}
 		head := raw[:end]
+		checkSimple(t, head)
 		r, status := parseRequest(head, bufio.NewReader(nil))
 		wantStatus, want := ref.do(t, head)
 		if status == 0 {

@@ -353,6 +353,16 @@ func addrs(r *http.Request) (client netip.Addr, local netip.AddrPort) {
 
 // write sends rep with EC2's framing and returns the body bytes written.
 func (s *Server) write(w http.ResponseWriter, r *http.Request, rep *reply) int {
+	if fw, ok := w.(*frontWriter); ok && len(fw.h) == 0 && !fw.wrote {
+		// The front end frames the reply itself, in the same order.
+		fw.rep, fw.hasRep = *rep, true
+		fw.WriteHeader(rep.status)
+		if r.Method == http.MethodHead {
+			return 0
+		}
+		fw.body = rep.body
+		return len(rep.body)
+	}
 	h := w.Header()
 	h["Server"] = s.hv.server
 	h["Connection"] = s.hv.close
