@@ -70,14 +70,14 @@ func TestParseRouteEvents(t *testing.T) {
 	copy(del[156:], []byte{10, 0, 0, 9})
 
 	b := fbsdDump(
-		fbsdMsg{typ: 1, index: 3, ip: "10.0.0.5", ifType: 6, mac: "58:9c:fc:00:00:06"}, // resolved, or moved to a new MAC
-		fbsdMsg{typ: 2, index: 3, ip: "10.0.0.6", ifType: 6},                           // expired
-		fbsdMsg{typ: 1, index: 5, ip: "fe80:5::7", mac: "02:00:00:00:00:07"},           // ND resolved; rmx_state 0 in a notification
-		fbsdMsg{typ: 2, index: 5, ip: "fd00::8", mac: "00:00:00:00:00:00"},             // ND expired: sdl_alen set, no address
+		fbsdMsg{typ: 1, index: 3, ip: "10.0.0.5", ifType: 6, mac: "58:9c:fc:00:00:06"},     // resolved, or moved to a new MAC
+		fbsdMsg{typ: 2, index: 3, ip: "10.0.0.6", ifType: 6},                               // expired
+		fbsdMsg{typ: 1, index: 5, ip: "fe80:5::7", mac: "02:00:00:00:00:07"},               // ND resolved; rmx_state 0 in a notification
+		fbsdMsg{typ: 2, index: 5, ip: "fd00::8", mac: "00:00:00:00:00:00"},                 // ND expired: sdl_alen set, no address
 		fbsdMsg{typ: 3, index: 3, ip: "10.0.0.10", flags: 0x800, mac: "58:9c:fc:00:00:10"}, // arp -s ... (RTM_CHANGE)
-		fbsdMsg{typ: 4, index: 3, ip: "10.0.0.11", mac: "58:9c:fc:00:00:11"},           // RTM_GET: skipped
+		fbsdMsg{typ: 4, index: 3, ip: "10.0.0.11", mac: "58:9c:fc:00:00:11"},               // RTM_GET: skipped
 	)
-	b = append(b, withErrno(fbsdMsg{typ: 1, index: 3, ip: "10.0.0.12", mac: "58:9c:fc:00:00:12"}.bytes(), 17)...) // a failed request: skipped
+	b = append(b, withErrno(fbsdMsg{typ: 1, index: 3, ip: "10.0.0.12", mac: "58:9c:fc:00:00:12"}.bytes(), 17)...)      // a failed request: skipped
 	b = append(b, withFlags(fbsdMsg{typ: 1, index: 3, ip: "10.0.0.13", mac: "58:9c:fc:00:00:13"}.bytes(), 0x1|0x2)...) // a route: skipped
 	b = append(b, del...)
 	b = append(b, 12, 0, 5, 0xe, 0, 0, 0, 0, 0, 0, 0, 0) // RTM_IFANNOUNCE-sized stranger: skipped
