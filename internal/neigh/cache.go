@@ -19,9 +19,9 @@ const (
 // Options tune a Cache. The zero value gives the defaults.
 type Options struct {
 	// TTL is how long an address found in the table is kept
-	// (DefaultTTL). It is also the longest time the cache may go on
-	// naming the old MAC of an address a guest has handed to another
-	// guest, so keep it short.
+	// (DefaultTTL). Without notifications (Watch), it is also the
+	// longest time the cache may go on naming the old MAC of an address
+	// a guest has handed to another guest, so keep it short.
 	TTL time.Duration
 	// NegativeTTL is how long an address not found is kept (TTL).
 	NegativeTTL time.Duration

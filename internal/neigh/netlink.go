@@ -26,8 +26,6 @@ const (
 	rtmDelNeigh = 29
 	rtmGetNeigh = 30
 
-	rtnlgrpNeigh = 3 // RTNLGRP_NEIGH: the group of neighbour notifications
-
 	nlmFRequest  = 0x1
 	nlmFMulti    = 0x2
 	nlmFDumpIntr = 0x10

@@ -12,6 +12,10 @@ import (
 // group) rarely overflows it.
 const watchRcvBuf = 1 << 20
 
+// rtnlgrpNeigh is RTNLGRP_NEIGH, the group of neighbour notifications
+// (linux/rtnetlink.h).
+const rtnlgrpNeigh = 3
+
 // Watch delivers the kernel's notifications of changes to the neighbour
 // table (RTM_NEWNEIGH and RTM_DELNEIGH of IPv4 and IPv6 entries, from an
 // rtnetlink socket bound to RTNLGRP_NEIGH, in the calling thread's network
