@@ -131,5 +131,36 @@ func TestNetNSMAC(t *testing.T) {
 		nsTokenRefused(t, g2, tok1, "guest1 (taken before the swap)")
 		nsTokenRefused(t, g1, tok2, "guest2 (taken before the swap)")
 	})
+
+	t.Run("SwapAtOnce", func(t *testing.T) {
+		// Both guests were just served, so imdsd holds both addresses'
+		// MACs; then they swap addresses and announce it, as gratuitous
+		// ARP does, which the host's neighbour table takes in at once.
+		nsWantOwn(t, g1)
+		nsWantOwn(t, g2)
+		a1, a2 := g1.addr, g2.addr
+		served := time.Now()
+		lab.nsMove(t, g1, "10.231.0.98")
+		lab.nsMove(t, g2, a1)
+		lab.nsMove(t, g1, a2)
+		lab.ip(t, "-n", lab.host, "neigh", "replace", a1, "lladdr", g2.mac, "dev", "br0", "nud", "reachable")
+		lab.ip(t, "-n", lab.host, "neigh", "replace", a2, "lladdr", g1.mac, "dev", "br0", "nud", "reachable")
+		// The very next request of each, well within NeighbourTTL of
+		// the last ones, is its own: imdsd dropped the old answers when
+		// the kernel reported the change.
+		for _, g := range []*nsGuest{g1, g2} {
+			if r := nsMACGet(t, g, "/latest/meta-data/instance-id"); r.status != http.StatusOK || r.body != g.id {
+				t.Errorf("%s, now at %s: the first request after the swap gets %d %q, want %q", g.role, g.addr, r.status, r.body, g.id)
+			}
+		}
+		if took := time.Since(served); took >= server.NeighbourTTL {
+			t.Errorf("the swap took %v, longer than NeighbourTTL (%v): the test proves nothing", took, server.NeighbourTTL)
+		}
+		nsWantOwn(t, g1)
+		nsWantOwn(t, g2)
+		if d.logged("no notifications of changes to the neighbour table") {
+			t.Error("imdsd could not follow the neighbour table's changes")
+		}
+	})
 	d.running(t)
 }

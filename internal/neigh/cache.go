@@ -19,9 +19,9 @@ const (
 // Options tune a Cache. The zero value gives the defaults.
 type Options struct {
 	// TTL is how long an address found in the table is kept
-	// (DefaultTTL). It is also the longest time the cache may go on
-	// naming the old MAC of an address a guest has handed to another
-	// guest, so keep it short.
+	// (DefaultTTL). Without notifications (Watch), it is also the
+	// longest time the cache may go on naming the old MAC of an address
+	// a guest has handed to another guest, so keep it short.
 	TTL time.Duration
 	// NegativeTTL is how long an address not found is kept (TTL).
 	NegativeTTL time.Duration
@@ -36,6 +36,18 @@ type Options struct {
 	// of their networks; it is only called to explain a miss (the
 	// addresses of the host's interfaces).
 	HostPrefixes func() ([]netip.Prefix, error)
+	// Watch delivers the kernel's notifications of changes to the
+	// neighbour table until ctx ends (see [Watch]), so that the cache
+	// drops an address's answer as soon as the address changes hands
+	// rather than when its TTL runs out. Nil means the host's ([Watch],
+	// where the system has one) when ReadTable is nil too, and none
+	// otherwise. It is started by the first Lookup and stopped by
+	// [Cache.Close].
+	Watch func(ctx context.Context, events func(Event)) error
+	// WatchError, if set, is told each time Watch fails; the cache then
+	// forgets everything it holds and relies on the TTL until Watch,
+	// started again after a pause, succeeds.
+	WatchError func(error)
 }
 
 // Stats counts what a Cache did.
@@ -44,6 +56,11 @@ type Stats struct {
 	Misses     uint64 // lookups that needed the table
 	Reads      uint64 // reads of the table (misses share reads)
 	ReadErrors uint64 // reads that failed
+
+	Events      uint64 // notifications of changes applied (Options.Watch)
+	Dropped     uint64 // cached answers dropped because of a notification
+	Flushes     uint64 // whole cache dropped: notifications lost, or Watch failed
+	WatchErrors uint64 // failures of Watch
 }
 
 // Cache answers which MAC an address has, from the neighbour table read at
@@ -68,6 +85,22 @@ type Cache struct {
 	mu      sync.RWMutex
 	items   map[netip.Addr]item
 	started uint64 // reads started; a miss remembers it to know which reads are newer
+	// Notifications (watch.go): seq counts the changes applied, changed
+	// holds the seq of the last change of an address, and every address
+	// counts as changed at floor. An answer read from the table before a
+	// change of its address is not cached.
+	seq     uint64
+	changed map[netip.Addr]uint64
+	floor   uint64
+
+	watch      func(ctx context.Context, events func(Event)) error
+	watchError func(error)
+	watchOnce  sync.Once
+	closeOnce  sync.Once
+	stopWatch  context.CancelFunc // nil when no watcher runs
+	watchDone  chan struct{}
+
+	events, dropped, flushes, watchErrors atomic.Uint64
 }
 
 // item is one cached answer.
@@ -88,6 +121,12 @@ func New(opts Options) *Cache {
 		hostPrefixes: opts.HostPrefixes,
 		reading:      make(chan struct{}, 1),
 		items:        map[netip.Addr]item{},
+		changed:      map[netip.Addr]uint64{},
+		watch:        opts.Watch,
+		watchError:   opts.WatchError,
+	}
+	if opts.Watch == nil && opts.ReadTable == nil && watchSupported {
+		c.watch = Watch
 	}
 	if c.ttl <= 0 {
 		c.ttl = DefaultTTL
@@ -118,6 +157,7 @@ func New(opts Options) *Cache {
 // addresses are looked up as IPv4; an IPv6 link-local address needs its
 // zone, as the net package reports it for a client.
 func (c *Cache) Lookup(ctx context.Context, addr netip.Addr) (Entry, error) {
+	c.watchOnce.Do(c.startWatch)
 	k := key(addr)
 	c.mu.RLock()
 	it, ok := c.items[k]
@@ -131,36 +171,82 @@ func (c *Cache) Lookup(ctx context.Context, addr netip.Addr) (Entry, error) {
 	if reason := addressReason(k); reason != "" {
 		return c.store(k, result{err: &NotFoundError{Addr: k, Reason: reason}})
 	}
+	// An answer whose address changed after the table was read (a
+	// notification came in meanwhile) is not kept: the table is read
+	// again, once; the second answer, read after the change, is given
+	// even if yet another change came in.
+	for attempt := 0; ; attempt++ {
+		r, seq, err := c.resolve(ctx, k, seen, attempt > 0)
+		if err != nil {
+			return Entry{}, err
+		}
+		if c.storeRead(k, r, seq) || attempt > 0 {
+			return r.entry, r.err
+		}
+	}
+}
 
+// resolve answers for k from a read of the table started after the miss
+// (which saw reads up to seen): another caller's, or its own; force
+// makes it its own. seq is the count of changes applied when that read
+// started.
+func (c *Cache) resolve(ctx context.Context, k netip.Addr, seen uint64, force bool) (_ result, seq uint64, _ error) {
 	select {
 	case c.reading <- struct{}{}:
 	case <-ctx.Done():
-		return Entry{}, fmt.Errorf("waiting for the neighbour table: %w", ctx.Err())
+		return result{}, 0, fmt.Errorf("waiting for the neighbour table: %w", ctx.Err())
 	}
 	defer func() { <-c.reading }()
 	snap := c.snap
-	if snap == nil || snap.gen <= seen {
+	if force || snap == nil || snap.gen <= seen {
 		// No read started after the miss: this caller reads.
 		c.mu.Lock()
 		c.started++
-		gen := c.started
+		gen, seq := c.started, c.seq
 		c.mu.Unlock()
 		c.reads.Add(1)
 		entries, err := c.readTable()
 		if err != nil {
 			c.readErrors.Add(1)
-			return Entry{}, fmt.Errorf("reading the neighbour table: %w", err)
+			return result{}, 0, fmt.Errorf("reading the neighbour table: %w", err)
 		}
 		snap = newSnapshot(gen, entries)
+		snap.seq = seq
 		c.snap = snap
 		c.fill(snap)
 	}
-	return c.store(k, snap.resolve(k, c.hostPrefixes))
+	return snap.resolve(k, c.hostPrefixes), snap.seq, nil
+}
+
+// storeRead caches r for k, read from the table when seq changes had been
+// applied, unless k changed since; it reports whether it did.
+func (c *Cache) storeRead(k netip.Addr, r result, seq uint64) bool {
+	ttl := c.ttl
+	if r.err != nil {
+		ttl = c.negTTL
+	}
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.changedSince(k, seq) {
+		return false
+	}
+	c.put(k, item{entry: r.entry, err: r.err, expires: now.Add(ttl)}, now)
+	return true
+}
+
+// changedSince reports whether a notification about k was applied after
+// the first seq ones. c.mu must be held.
+func (c *Cache) changedSince(k netip.Addr, seq uint64) bool {
+	return c.floor > seq || c.changed[k] > seq
 }
 
 // Stats returns the counts so far.
 func (c *Cache) Stats() Stats {
-	return Stats{Hits: c.hits.Load(), Misses: c.misses.Load(), Reads: c.reads.Load(), ReadErrors: c.readErrors.Load()}
+	return Stats{
+		Hits: c.hits.Load(), Misses: c.misses.Load(), Reads: c.reads.Load(), ReadErrors: c.readErrors.Load(),
+		Events: c.events.Load(), Dropped: c.dropped.Load(), Flushes: c.flushes.Load(), WatchErrors: c.watchErrors.Load(),
+	}
 }
 
 // Len returns the number of addresses cached, expired or not.
@@ -191,7 +277,7 @@ func (c *Cache) fill(s *snapshot) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for k, r := range s.results {
-		if r.err != nil {
+		if r.err != nil || c.changedSince(k, s.seq) {
 			continue
 		}
 		if _, ok := c.items[k]; !ok && len(c.items) >= c.max {
@@ -246,6 +332,7 @@ type result struct {
 // snapshot is one read of the table, indexed by address.
 type snapshot struct {
 	gen      uint64
+	seq      uint64 // changes applied when the read started
 	results  map[netip.Addr]result
 	prefixes []netip.Prefix // the host's, read on the first miss that needs them
 	prefRead bool

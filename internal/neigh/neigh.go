@@ -8,7 +8,12 @@
 // the whole table (netlink RTM_GETNEIGH on Linux, the routing sysctl
 // NET_RT_FLAGS/RTF_LLINFO on FreeBSD), too slow to do on every request, so
 // a [Cache] keeps the answers for a short time, re-reads the table at most
-// once for a miss, and lets concurrent misses share one read.
+// once for a miss, and lets concurrent misses share one read. It follows
+// the kernel's notifications of changes to the table ([Watch]: netlink
+// RTNLGRP_NEIGH on Linux, the routing socket on FreeBSD) and drops an
+// answer as soon as its entry changes, so that an address handed from one
+// guest to another is never taken for the first guest's for the rest of
+// the answer's time.
 //
 // A client the table does not know (one routed from elsewhere, or the host
 // itself) is reported by a [*NotFoundError] whose message says why, for the

@@ -23,6 +23,7 @@ const (
 	nlmsgError  = 0x2
 	nlmsgDone   = 0x3
 	rtmNewNeigh = 28
+	rtmDelNeigh = 29
 	rtmGetNeigh = 30
 
 	nlmFRequest  = 0x1
@@ -121,6 +122,41 @@ func parseNetlinkNeigh(b []byte, seq uint32, entries []Entry) (_ []Entry, done b
 		}
 	}
 	return entries, false, nil
+}
+
+// parseNetlinkEvents parses the messages of one datagram of an rtnetlink
+// socket bound to RTNLGRP_NEIGH, appending an [Event] for each IPv4 and
+// IPv6 neighbour added, changed (RTM_NEWNEIGH) or deleted (RTM_DELNEIGH).
+// Other messages are skipped.
+func parseNetlinkEvents(b []byte, evs []Event) ([]Event, error) {
+	ne := binary.NativeEndian
+	for len(b) > 0 {
+		if len(b) < nlmsgHdrLen {
+			return evs, fmt.Errorf("netlink: %d bytes left, too short for a message header", len(b))
+		}
+		msgLen := int(ne.Uint32(b[0:]))
+		typ := ne.Uint16(b[4:])
+		if msgLen < nlmsgHdrLen || msgLen > len(b) {
+			return evs, fmt.Errorf("netlink: message length %d out of bounds (%d bytes left)", msgLen, len(b))
+		}
+		body := b[nlmsgHdrLen:msgLen]
+		if next := nlAlign(msgLen); next < len(b) {
+			b = b[next:]
+		} else {
+			b = nil
+		}
+		if typ != rtmNewNeigh && typ != rtmDelNeigh {
+			continue
+		}
+		e, ok, err := parseNdmsg(body)
+		if err != nil {
+			return evs, err
+		}
+		if ok {
+			evs = append(evs, Event{Entry: e, Deleted: typ == rtmDelNeigh})
+		}
+	}
+	return evs, nil
 }
 
 // parseNdmsg parses the body of an RTM_NEWNEIGH message: an ndmsg and its

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -152,6 +153,7 @@ func TestNetNSLookup(t *testing.T) {
 			c.Close()
 		}
 		c := New(Options{})
+		defer c.Close()
 		for _, ip := range []string{"10.77.0.2", "fd77::2", "::ffff:10.77.0.2"} {
 			e, err := c.Lookup(context.Background(), netip.MustParseAddr(ip))
 			if err != nil {
@@ -182,5 +184,104 @@ func TestNetNSLookup(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestNetNSWatch changes the neighbour table of a namespace as an address
+// moving to another guest does, and checks that a cache keeping answers
+// for an hour gives the new MAC at once: the kernel's notifications
+// (Watch, in the namespace) drop the old answer.
+func TestNetNSWatch(t *testing.T) {
+	if os.Geteuid() != 0 {
+		unavailable(t, "making network namespaces needs root (go test -run NetNS ./internal/neigh/ as root)")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		unavailable(t, "there is no ip command (Debian: apt-get install iproute2): %v", err)
+	}
+	host := fmt.Sprintf("neighW%d-h", os.Getpid()%10000)
+	ipCmd("netns", "del", host) // a leftover of a killed run
+	if err := ipCmd("netns", "add", host); err != nil {
+		unavailable(t, "a network namespace cannot be made here: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := ipCmd("netns", "del", host); err != nil {
+			t.Errorf("removing the test network: %v", err)
+		}
+	})
+	ip := func(args ...string) {
+		t.Helper()
+		if err := ipCmd(append([]string{"-n", host}, args...)...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ip("link", "add", "vh", "type", "veth", "peer", "name", "vp")
+	ip("addr", "add", "10.77.0.1/24", "dev", "vh")
+	ip("link", "set", "vp", "up")
+	ip("link", "set", "vh", "up")
+
+	var reads atomic.Int64
+	c := New(Options{
+		TTL: time.Hour,
+		ReadTable: func() (entries []Entry, err error) {
+			reads.Add(1)
+			err = inNS(host, func() (err error) { entries, err = ReadTable(); return err })
+			return entries, err
+		},
+		Watch: func(ctx context.Context, events func(Event)) error {
+			return inNS(host, func() error { return Watch(ctx, events) })
+		},
+		WatchError: func(err error) { t.Errorf("Watch: %v", err) },
+	})
+	defer c.Close()
+
+	// await waits, far less than the TTL, until addr is mac ("" for not
+	// found), and says how long it took.
+	await := func(addr, mac string) {
+		t.Helper()
+		start := time.Now()
+		for {
+			e, err := c.Lookup(context.Background(), netip.MustParseAddr(addr))
+			got := ""
+			if err == nil {
+				got = e.MAC.String()
+			}
+			if got == mac {
+				t.Logf("%s is %q after %v", addr, mac, time.Since(start).Round(time.Microsecond))
+				return
+			}
+			if time.Since(start) > 3*time.Second {
+				t.Fatalf("%s is still %q (%v) after %v, want %q", addr, got, err, time.Since(start), mac)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	ip("neigh", "replace", "10.77.0.2", "lladdr", "02:00:00:00:77:02", "dev", "vh", "nud", "reachable")
+	ip("neigh", "replace", "fe80::2", "lladdr", "02:00:00:00:77:02", "dev", "vh", "nud", "reachable")
+	await("10.77.0.2", "02:00:00:00:77:02")
+	await("fe80::2%vh", "02:00:00:00:77:02")
+	// The watcher is running once it counted its first (Lost) event.
+	for deadline := time.Now().Add(5 * time.Second); c.Stats().Events == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the watcher reported nothing")
+		}
+	}
+	await("10.77.0.2", "02:00:00:00:77:02")
+	await("fe80::2%vh", "02:00:00:00:77:02")
+
+	// Another guest takes the addresses.
+	ip("neigh", "replace", "10.77.0.2", "lladdr", "02:00:00:00:77:03", "dev", "vh", "nud", "reachable")
+	ip("neigh", "replace", "fe80::2", "lladdr", "02:00:00:00:77:03", "dev", "vh", "nud", "reachable")
+	await("10.77.0.2", "02:00:00:00:77:03")
+	await("fe80::2%vh", "02:00:00:00:77:03")
+	// It goes away.
+	ip("neigh", "del", "10.77.0.2", "dev", "vh")
+	await("10.77.0.2", "")
+	ip("neigh", "replace", "10.77.0.2", "lladdr", "02:00:00:00:77:04", "dev", "vh", "nud", "stale")
+	await("10.77.0.2", "02:00:00:00:77:04")
+
+	s := c.Stats()
+	t.Logf("%+v", s)
+	if s.Dropped == 0 || s.WatchErrors != 0 {
+		t.Errorf("Stats() = %+v", s)
 	}
 }

@@ -119,21 +119,9 @@ func parseRouteEntry(m []byte, hdrLen, word int, order binary.ByteOrder) (_ Entr
 	if flags&(bsdRTFPinned|bsdRTFAnnounce) != 0 {
 		return Entry{}, false, nil
 	}
-	var sa [bsdRTAXMax][]byte
-	p := hdrLen
-	for i := range bsdRTAXMax {
-		if addrs&(1<<i) == 0 {
-			continue
-		}
-		if p >= len(m) {
-			return Entry{}, false, fmt.Errorf("address %d (RTAX) past the end of the message", i)
-		}
-		l := int(m[p])
-		if p+l > len(m) {
-			return Entry{}, false, fmt.Errorf("address %d (RTAX) of %d bytes past the end of the message", i, l)
-		}
-		sa[i] = m[p : p+l]
-		p += saSize(l, word)
+	sa, err := routeSockaddrs(m, hdrLen, word, addrs)
+	if err != nil {
+		return Entry{}, false, err
 	}
 	dst, gw := sa[bsdRTAXDst], sa[bsdRTAXGateway]
 	if len(dst) < 2 || len(gw) < 2 {
@@ -142,26 +130,9 @@ func parseRouteEntry(m []byte, hdrLen, word int, order binary.ByteOrder) (_ Entr
 
 	var e Entry
 	family := dst[1]
-	switch family {
-	case bsdAFInet: // sin_len, sin_family, sin_port, sin_addr
-		if len(dst) < 8 {
-			return Entry{}, false, fmt.Errorf("sockaddr_in of %d bytes", len(dst))
-		}
-		e.Addr = netip.AddrFrom4([4]byte(dst[4:8]))
-	case bsdAFInet6: // sin6_len, sin6_family, sin6_port, sin6_flowinfo, sin6_addr, sin6_scope_id
-		if len(dst) < 24 {
-			return Entry{}, false, fmt.Errorf("sockaddr_in6 of %d bytes", len(dst))
-		}
-		a := [16]byte(dst[8:24])
-		if a[0] == 0xfe && a[1]&0xc0 == 0x80 {
-			// KAME embeds the scope in bytes 2-3 when
-			// net.inet6.ip6.deembed_scopeid is 0; they are zero in a real
-			// link-local address.
-			a[2], a[3] = 0, 0
-		}
-		e.Addr = netip.AddrFrom16(a)
-	default:
-		return Entry{}, false, nil
+	e.Addr, ok, err = bsdDstAddr(dst)
+	if !ok || err != nil {
+		return Entry{}, false, err
 	}
 
 	if gw[1] != bsdAFLink || len(gw) < bsdSockaddrDLHdr {
@@ -189,6 +160,130 @@ func parseRouteEntry(m []byte, hdrLen, word int, order binary.ByteOrder) (_ Entr
 		e.State = ndState(m, word, order)
 	}
 	return e, true, nil
+}
+
+// routeSockaddrs returns the socket addresses that follow the header of
+// message m, by RTAX index, as rtm_addrs (addrs) lists them.
+func routeSockaddrs(m []byte, hdrLen, word int, addrs uint32) (sa [bsdRTAXMax][]byte, err error) {
+	p := hdrLen
+	for i := range bsdRTAXMax {
+		if addrs&(1<<i) == 0 {
+			continue
+		}
+		if p >= len(m) {
+			return sa, fmt.Errorf("address %d (RTAX) past the end of the message", i)
+		}
+		l := int(m[p])
+		if p+l > len(m) {
+			return sa, fmt.Errorf("address %d (RTAX) of %d bytes past the end of the message", i, l)
+		}
+		sa[i] = m[p : p+l]
+		p += saSize(l, word)
+	}
+	return sa, nil
+}
+
+// bsdDstAddr returns the address of a sockaddr_in or sockaddr_in6; ok is
+// false for other families.
+func bsdDstAddr(dst []byte) (_ netip.Addr, ok bool, err error) {
+	switch dst[1] {
+	case bsdAFInet: // sin_len, sin_family, sin_port, sin_addr
+		if len(dst) < 8 {
+			return netip.Addr{}, false, fmt.Errorf("sockaddr_in of %d bytes", len(dst))
+		}
+		return netip.AddrFrom4([4]byte(dst[4:8])), true, nil
+	case bsdAFInet6: // sin6_len, sin6_family, sin6_port, sin6_flowinfo, sin6_addr, sin6_scope_id
+		if len(dst) < 24 {
+			return netip.Addr{}, false, fmt.Errorf("sockaddr_in6 of %d bytes", len(dst))
+		}
+		a := [16]byte(dst[8:24])
+		if a[0] == 0xfe && a[1]&0xc0 == 0x80 {
+			// KAME embeds the scope in bytes 2-3 when
+			// net.inet6.ip6.deembed_scopeid is 0; they are zero in a real
+			// link-local address.
+			a[2], a[3] = 0, 0
+		}
+		return netip.AddrFrom16(a), true, nil
+	}
+	return netip.Addr{}, false, nil
+}
+
+// FreeBSD's routing socket messages about neighbour entries: the kernel
+// reports an entry resolved (or its link-layer address changed) as
+// RTM_ADD and one expired as RTM_DELETE (arp_lle_event in
+// sys/netinet/if_ether.c, nd6_lle_event in sys/netinet6/nd6.c, through
+// rt_missmsg_fib), laid out as the sysctl's entries are (an rt_msghdr,
+// RTA_DST and RTA_GATEWAY) with RTF_LLDATA in rtm_flags; and every
+// listener sees the requests of arp(8) and ndp(8) (RTM_ADD, RTM_CHANGE,
+// RTM_DELETE with RTF_LLDATA, a delete perhaps with RTA_DST alone), with
+// rtm_errno set when they failed.
+const (
+	bsdRTMAdd    = 1     // RTM_ADD
+	bsdRTMDelete = 2     // RTM_DELETE
+	bsdRTMChange = 3     // RTM_CHANGE
+	bsdRTFLLData = 0x400 // RTF_LLDATA (RTF_LLINFO)
+	bsdRTMErrno  = 24    // offset of rtm_errno
+)
+
+// parseRouteEvents parses the messages of one read of a routing socket,
+// for a kernel whose long is word bytes and whose byte order is order,
+// appending an [Event] for each IPv4 and IPv6 neighbour entry added,
+// changed or deleted. Routes, failed requests and other messages are
+// skipped. An entry with a link-layer address is reported Reachable (or
+// Permanent, when static): a notification carries no finer state.
+func parseRouteEvents(b []byte, word int, order binary.ByteOrder, evs []Event) ([]Event, error) {
+	hdrLen := rtHeaderLen(word)
+	for off := 0; off < len(b); {
+		m := b[off:]
+		if len(m) < 4 {
+			return evs, fmt.Errorf("routing socket: %d bytes left at offset %d, too short for a message", len(m), off)
+		}
+		msgLen := int(order.Uint16(m[0:]))
+		if msgLen < 4 || msgLen > len(m) {
+			return evs, fmt.Errorf("routing socket: message at offset %d has length %d (%d bytes left)", off, msgLen, len(m))
+		}
+		m = m[:msgLen]
+		off += msgLen
+		typ := m[3]
+		if m[2] != bsdRTMVersion || (typ != bsdRTMAdd && typ != bsdRTMDelete && typ != bsdRTMChange) {
+			continue
+		}
+		if msgLen < hdrLen {
+			return evs, fmt.Errorf("routing socket: message of type %d at offset %d has length %d, shorter than its header (%d)", typ, off-msgLen, msgLen, hdrLen)
+		}
+		flags, addrs := order.Uint32(m[8:]), order.Uint32(m[12:])
+		if flags&bsdRTFLLData == 0 || order.Uint32(m[bsdRTMErrno:]) != 0 {
+			continue
+		}
+		if typ == bsdRTMDelete && addrs&(1<<bsdRTAXGateway) == 0 {
+			sa, err := routeSockaddrs(m, hdrLen, word, addrs)
+			if err != nil {
+				return evs, fmt.Errorf("routing socket: message at offset %d: %w", off-msgLen, err)
+			}
+			if dst := sa[bsdRTAXDst]; len(dst) >= 2 {
+				a, ok, err := bsdDstAddr(dst)
+				if err != nil {
+					return evs, fmt.Errorf("routing socket: message at offset %d: %w", off-msgLen, err)
+				}
+				if ok {
+					evs = append(evs, Event{Entry: Entry{Addr: a}, Deleted: true})
+				}
+			}
+			continue
+		}
+		e, ok, err := parseRouteEntry(m, hdrLen, word, order)
+		if err != nil {
+			return evs, fmt.Errorf("routing socket: message at offset %d: %w", off-msgLen, err)
+		}
+		if !ok {
+			continue
+		}
+		if len(e.MAC) > 0 && e.State != StatePermanent {
+			e.State = StateReachable
+		}
+		evs = append(evs, Event{Entry: e, Deleted: typ == bsdRTMDelete})
+	}
+	return evs, nil
 }
 
 // ndState reads ND6's ln_state from rmx_weight and maps it onto a State.

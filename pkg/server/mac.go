@@ -14,6 +14,7 @@ package server
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -50,19 +51,33 @@ func (f MACResolverFunc) ResolveMAC(ctx context.Context, addr netip.Addr) (net.H
 
 // NeighbourTTL is how long the Server's own MAC resolver (used when
 // Options.MACResolver is nil) keeps what it read from the host's
-// neighbour table: an address found, or not found. It is also the
-// longest time after an address moves from one guest to another that the
-// new holder may be taken for the old one, and the shortest time between
-// two log lines about one client whose MAC address cannot be found.
+// neighbour table: an address found, or not found. An answer is dropped
+// before that as soon as the kernel reports a change of the address's
+// entry (netlink on Linux, the routing socket on FreeBSD), so an address
+// that moves from one guest to another is not taken for the old one's;
+// only where those notifications cannot be had (the Server logs why) is
+// NeighbourTTL the longest time the new holder may be. It is also the
+// shortest time between two log lines about one client whose MAC address
+// cannot be found.
 const NeighbourTTL = neigh.DefaultTTL
 
 // neighbours is the Server's own MACResolver: the host's neighbour table,
-// through a cache.
+// through a cache that follows the kernel's notifications of changes from
+// the first lookup until [Server.Shutdown] closes it.
 type neighbours struct{ c *neigh.Cache }
 
-func newNeighbours() neighbours {
-	return neighbours{neigh.New(neigh.Options{TTL: NeighbourTTL})}
+func newNeighbours(log *slog.Logger) neighbours {
+	return neighbours{neigh.New(neigh.Options{
+		TTL: NeighbourTTL,
+		WatchError: func(err error) {
+			log.Warn("no notifications of changes to the neighbour table: MAC addresses are kept for their full time, so an address that moves to another guest may be taken for the old one's meanwhile; retrying",
+				"err", err, "kept", NeighbourTTL)
+		},
+	})}
 }
+
+// close stops following the kernel's notifications.
+func (n neighbours) close() { n.c.Close() }
 
 func (n neighbours) ResolveMAC(ctx context.Context, addr netip.Addr) (net.HardwareAddr, error) {
 	e, err := n.c.Lookup(ctx, addr)

@@ -9,6 +9,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"go.uber.org/goleak"
 )
 
 // fakeNeighbours is a neighbour table the test sets: client address to
@@ -308,4 +311,28 @@ func TestClientInstancesBounded(t *testing.T) {
 	if first := st.mac.forClient(in, a, mac); st.mac.forClient(in, a, mac) != first {
 		t.Error("a client's instance was made twice")
 	}
+}
+
+// TestOwnNeighboursClosed: the Server's own MAC resolver follows the
+// kernel's notifications from its first lookup, with a goroutine that
+// Shutdown ends (a Server leaves nothing running behind it).
+func TestOwnNeighboursClosed(t *testing.T) {
+	before := goleak.IgnoreCurrent()
+	srv, err := New(parseConfig(t, macConfig(`"unknown_clients": "default",`)), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, ok := srv.macs.(neighbours)
+	if !ok {
+		t.Fatalf("the Server's own resolver is a %T", srv.macs)
+	}
+	// A lookup starts the watcher (where the system has one); the answer
+	// does not matter here.
+	n.ResolveMAC(context.Background(), netip.MustParseAddr("192.0.2.1"))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	goleak.VerifyNone(t, before)
 }

@@ -73,8 +73,9 @@ type Options struct {
 	// MACResolver finds the MAC addresses of clients, for configurations
 	// whose entries match guests by MAC address. Nil means the host's
 	// neighbour table (ARP and NDP entries), read through a cache that
-	// keeps answers for NeighbourTTL and lasts as long as the Server. It
-	// is not used by a configuration that matches by address alone.
+	// keeps answers for NeighbourTTL, drops one as soon as the kernel
+	// reports its entry changed, and lasts until Shutdown. It is not used
+	// by a configuration that matches by address alone.
 	MACResolver MACResolver
 }
 
@@ -329,7 +330,7 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		macs:     opts.MACResolver,
 	}
 	if s.macs == nil {
-		s.macs = newNeighbours() // reads nothing until asked
+		s.macs = newNeighbours(opts.Logger) // reads nothing until asked
 	}
 	s.alog = newAccessLog(opts, s.metrics)
 	s.fe.readHeaderTimeout, s.fe.maxHeader, s.fe.handler = headerTimeout, maxHeader, s
@@ -413,5 +414,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopLife()
 	s.waitHooks(ctx)
 	s.alog.shutdown(ctx)
+	if n, ok := s.macs.(neighbours); ok {
+		n.close() // the Server's own; one given in Options is the caller's
+	}
 	return err
 }
