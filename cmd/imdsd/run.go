@@ -407,7 +407,7 @@ func controlListener(ln *ctlsock.Listener) net.Listener {
 // stateFilePath returns the state file to use ("" for none) after
 // checking that it can be read. state_file "none" keeps nothing; the
 // default one is used when its directory exists (rc.d and systemd make it),
-// else runtime changes are kept in memory, with a warning.
+// else runtime changes are kept in memory, and the log says so.
 func stateFilePath(cfg *config.Config, log *slog.Logger) (string, error) {
 	path := cfg.StateFile
 	switch path {
@@ -416,7 +416,9 @@ func stateFilePath(cfg *config.Config, log *slog.Logger) (string, error) {
 	case "":
 		path = statefile.DefaultPath(os.Getenv)
 		if _, err := os.Stat(filepath.Dir(path)); err != nil {
-			log.Warn("no state directory: what imdsctl changes is lost at exit; create it (mode 0700, owned by the user imdsd runs as), or set state_file", "state_file", path, "err", err)
+			// rc.d and systemd make the directory: without it this is a
+			// development run (make run), told once, not warned.
+			log.Info("no state directory: what imdsctl changes is kept in memory only; create it (mode 0700, owned by the user imdsd runs as), or set state_file", "state_file", path, "err", err)
 			return "", nil
 		}
 	}
