@@ -25,7 +25,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -134,34 +133,7 @@ func TestNetNSFairnessLinkLocal(t *testing.T) {
 }`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d := &nsDaemon{
-		cmd:    exec.Command("ip", "netns", "exec", h, imdsdBin.Path(t), "--config", cfg, "--listen", fairIMDS, "--log", "stderr", "--no-access-log"),
-		stderr: &syncBuffer{},
-		done:   make(chan struct{}),
-	}
-	d.cmd.Env = childEnv()
-	d.cmd.Stderr = d.stderr
-	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		err := d.cmd.Start()
-		started <- err
-		if err == nil {
-			d.err = d.cmd.Wait()
-		}
-		close(d.done)
-	}()
-	if err := <-started; err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		d.stop(t)
-		if t.Failed() {
-			t.Logf("imdsd stderr:\n%s", nsTail(d.stderr.String(), 30))
-		}
-	})
+	d := nsRunIMDS(t, imdsdBin.Path(t), h, "--config", cfg, "--listen", fairIMDS, "--log", "stderr", "--no-access-log")
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		d.running(t)
 		if code, _, err := fairGet(g1, "fd00:ec2::11"); err == nil && code == 200 {

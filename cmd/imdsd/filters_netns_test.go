@@ -24,11 +24,8 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -141,32 +138,9 @@ func TestNetNSManualFilters(t *testing.T) {
 }`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d := &nsDaemon{
-		cmd:    exec.Command("ip", "netns", "exec", h, imdsdBin.Path(t), "--config", cfg, "--listen", v4IMDS, "--listen", v6IMDS, "--log", "stderr", "--no-access-log"),
-		stderr: &syncBuffer{},
-		done:   make(chan struct{}),
-	}
-	d.cmd.Env = childEnv()
-	d.cmd.Stderr = d.stderr
-	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		err := d.cmd.Start()
-		started <- err
-		if err == nil {
-			d.err = d.cmd.Wait()
-		}
-		close(d.done)
-	}()
-	if err := <-started; err != nil {
-		t.Fatal(err)
-	}
+	d := nsRunIMDS(t, imdsdBin.Path(t), h, "--config", cfg, "--listen", v4IMDS, "--listen", v6IMDS, "--log", "stderr", "--no-access-log")
 	t.Cleanup(func() {
-		d.stop(t)
 		if t.Failed() {
-			t.Logf("imdsd stderr:\n%s", nsTail(d.stderr.String(), 30))
 			if out, err := nsRun("ip", "netns", "exec", h, nft, "list", "ruleset"); err == nil {
 				t.Logf("the host namespace's ruleset:\n%s", out)
 			}

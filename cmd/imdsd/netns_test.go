@@ -331,9 +331,17 @@ func nsExecIMDS(t *testing.T, ns, config string) *nsDaemon {
 // release build in bin/imdsd.
 func nsExecIMDSBin(t *testing.T, bin, ns, config string) *nsDaemon {
 	t.Helper()
+	return nsRunIMDS(t, bin, ns, "--config", config, "--listen", nsIMDS, "--log", "stderr", "--access-log", "all")
+}
+
+// nsRunIMDS starts the imdsd binary bin with args in namespace ns, and
+// stops it when the test ends (logging the last lines of its stderr when
+// the test failed). It does not wait for it to listen.
+func nsRunIMDS(t *testing.T, bin, ns string, args ...string) *nsDaemon {
+	t.Helper()
 	d := &nsDaemon{
 		// ip netns exec execs imdsd itself, so signals reach it directly.
-		cmd:    exec.Command("ip", "netns", "exec", ns, bin, "--config", config, "--listen", nsIMDS, "--log", "stderr", "--access-log", "all"),
+		cmd:    exec.Command("ip", append([]string{"netns", "exec", ns, bin}, args...)...),
 		stderr: &syncBuffer{},
 		done:   make(chan struct{}),
 	}
@@ -361,7 +369,7 @@ func nsExecIMDSBin(t *testing.T, bin, ns, config string) *nsDaemon {
 	t.Cleanup(func() {
 		d.stop(t)
 		if t.Failed() {
-			t.Logf("imdsd in %s --config %s, stderr (the last lines):\n%s", ns, config, nsTail(d.stderr.String(), 30))
+			t.Logf("imdsd in %s %s, stderr (the last lines):\n%s", ns, strings.Join(args, " "), nsTail(d.stderr.String(), 30))
 		}
 	})
 	return d
