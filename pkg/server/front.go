@@ -687,8 +687,9 @@ func hasToken(v, token string) bool {
 	return false
 }
 
-// asciiEqualFold is strings.EqualFold for ASCII only, as net/http's.
-func asciiEqualFold(a, b string) bool {
+// asciiEqualFold is strings.EqualFold for ASCII only, as net/http's, on
+// strings or bytes (the fast reader compares header names in place).
+func asciiEqualFold[A, B ~string | ~[]byte](a A, b B) bool {
 	if len(a) != len(b) {
 		return false
 	}

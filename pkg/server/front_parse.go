@@ -123,23 +123,23 @@ func parseSimple(head []byte) *http.Request {
 			return nil
 		}
 		switch {
-		case equalFoldASCII(head[p:n], "Host"):
+		case asciiEqualFold(head[p:n], "Host"):
 			if hostAt >= 0 {
 				return nil // net/http refuses more than one
 			}
 			hostAt = p
-		case equalFoldASCII(head[p:n], "Content-Length"):
+		case asciiEqualFold(head[p:n], "Content-Length"):
 			if clAt >= 0 {
 				return nil
 			}
 			clAt = p
-		case equalFoldASCII(head[p:n], "Connection"):
+		case asciiEqualFold(head[p:n], "Connection"):
 			if connAt >= 0 {
 				return nil
 			}
 			connAt = p
-		case equalFoldASCII(head[p:n], "Transfer-Encoding"), equalFoldASCII(head[p:n], "Expect"),
-			equalFoldASCII(head[p:n], "Pragma"), equalFoldASCII(head[p:n], "Trailer"):
+		case asciiEqualFold(head[p:n], "Transfer-Encoding"), asciiEqualFold(head[p:n], "Expect"),
+			asciiEqualFold(head[p:n], "Pragma"), asciiEqualFold(head[p:n], "Trailer"):
 			return nil // framing and the like: net/http's to judge
 		}
 		p = next
@@ -265,25 +265,4 @@ func trimBlanks(s string) string {
 		s = s[:len(s)-1]
 	}
 	return s
-}
-
-// equalFoldASCII reports whether b is s, ignoring ASCII case; s is in
-// canonical form.
-func equalFoldASCII(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range len(b) {
-		x, y := b[i], s[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
