@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/imdsd/imdsd/internal/testbin"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -118,7 +119,7 @@ func TestHostileNamesInterval(t *testing.T) {
 	ep := hostile(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errb syncBuffer
+	var out, errb testbin.Output
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"getimds", "--interval", "0.05", ep}, &out, &errb) }()
 	deadline := time.Now().Add(10 * time.Second)

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"os"
 	"os/exec"
-	"sync"
 	"testing"
 	"time"
 
@@ -92,22 +91,4 @@ func runBinary(t *testing.T, env []string, args ...string) result {
 		t.Fatalf("getimds %q did not finish in time", args)
 	}
 	return result{out.String(), errb.String(), code}
-}
-
-// syncBuffer is a goroutine-safe io.Writer.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/imdsd/imdsd/internal/testbin"
 	"regexp"
 	"slices"
 	"sort"
@@ -296,7 +297,7 @@ func TestInterval(t *testing.T) {
 	srv, ep := startIMDS(t, "")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errb syncBuffer
+	var out, errb testbin.Output
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"getimds", "--interval", "0.05", ep, "instance-id", "tags"}, &out, &errb)

@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/imdsd/imdsd/internal/testbin"
 	"io"
 	"net"
 	"net/http"
@@ -404,7 +405,7 @@ func TestUserNobody(t *testing.T) {
 func TestListenBeforeAddressExists(t *testing.T) {
 	// 192.0.2.0/24 is TEST-NET-1: never configured here. With IP_FREEBIND
 	// imdsd binds it anyway and says what to add; nothing is sent to it.
-	var stderr syncBuffer
+	var stderr testbin.Output
 	port := pickPort(t, "127.0.0.1")
 	cmd := exec.Command(imdsdBin.Path(t), "--listen", fmt.Sprintf("192.0.2.254:%d", port), "--log", "stderr")
 	cmd.Stderr = &stderr
@@ -466,7 +467,7 @@ func TestIPv6Listen(t *testing.T) {
 	probe.Close()
 	// ::1 serves; fd00:ec2::254, EC2's IPv6 endpoint, is not configured
 	// here and is bound anyway (IPV6_FREEBIND), with the hint to add it.
-	var stderr syncBuffer
+	var stderr testbin.Output
 	cmd := exec.Command(imdsdBin.Path(t), "--listen", fmt.Sprintf("[::1]:%d", port),
 		"--listen", fmt.Sprintf("[fd00:ec2::254]:%d", port), "--log", "stderr")
 	cmd.Stderr = &stderr

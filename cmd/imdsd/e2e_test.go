@@ -20,7 +20,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -100,31 +99,12 @@ const (
 // tokenRE is the shape of an EC2 token: 40 bytes, base64url with padding.
 var tokenRE = regexp.MustCompile(`^[A-Za-z0-9_-]{54}==$`)
 
-// syncBuffer is a bytes.Buffer safe for the writer goroutine of exec and
-// the test reading it at the same time.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // daemon is one running imdsd process.
 type daemonProc struct {
 	addr   string // 127.0.0.1:port
 	url    string // http://127.0.0.1:port
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *testbin.Output
 	done   chan struct{} // closed when the process has exited
 	err    error         // cmd.Wait's result, valid once done is closed
 }
@@ -179,7 +159,7 @@ func launch(t *testing.T, port int, args []string) *daemonProc {
 		addr:   addr,
 		url:    "http://" + addr,
 		cmd:    exec.Command(imdsdBin.Path(t), args...),
-		stderr: &syncBuffer{},
+		stderr: &testbin.Output{},
 		done:   make(chan struct{}),
 	}
 	d.cmd.Env = childEnv()

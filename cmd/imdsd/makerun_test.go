@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/imdsd/imdsd/internal/testbin"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -21,7 +22,7 @@ func TestMakeRunNoWarning(t *testing.T) {
 		}
 	}
 	port := freePort(t)
-	stderr := &syncBuffer{}
+	stderr := &testbin.Output{}
 	cmd := exec.Command(imdsdBin.Path(t), "--log", "stderr", "--host", "127.0.0.1", "--port", strconv.Itoa(port))
 	cmd.Env, cmd.Stderr = env, stderr
 	if err := cmd.Start(); err != nil {

@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/imdsd/imdsd/internal/testbin"
 	"io"
 	"net"
 	"net/http"
@@ -314,7 +315,7 @@ func nsGetWith(t *testing.T, g *nsGuest, path, tok string) nsResponse {
 // nsDaemon is imdsd running in the host namespace.
 type nsDaemon struct {
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *testbin.Output
 	done   chan struct{}
 	err    error
 }
@@ -342,7 +343,7 @@ func nsRunIMDS(t *testing.T, bin, ns string, args ...string) *nsDaemon {
 	d := &nsDaemon{
 		// ip netns exec execs imdsd itself, so signals reach it directly.
 		cmd:    exec.Command("ip", append([]string{"netns", "exec", ns, bin}, args...)...),
-		stderr: &syncBuffer{},
+		stderr: &testbin.Output{},
 		done:   make(chan struct{}),
 	}
 	d.cmd.Env = childEnv()

@@ -13,6 +13,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/imdsd/imdsd/internal/testbin"
 	"io"
 	"os"
 	"os/exec"
@@ -187,7 +188,7 @@ func vmBuildImage(t *testing.T, r *vmReaper, root string, img *vmImage, key, mir
 		start := time.Now()
 		cmd := exec.CommandContext(ctx, name, args...)
 		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive", "LC_ALL=C")
-		var out syncBuffer
+		var out testbin.Output
 		cmd.Stdout, cmd.Stderr = io.MultiWriter(logf, &out), io.MultiWriter(logf, &out)
 		err := cmd.Run()
 		if err != nil {

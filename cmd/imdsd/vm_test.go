@@ -43,6 +43,7 @@ import (
 	"debug/elf"
 	"encoding/json"
 	"fmt"
+	"github.com/imdsd/imdsd/internal/testbin"
 	"io"
 	"net/http"
 	"os"
@@ -273,7 +274,7 @@ type vmBoot struct {
 	ns      string
 	logs    string // directory of the logs kept
 	serial  string // the serial log file
-	dnsmasq *syncBuffer
+	dnsmasq *testbin.Output
 	imdsd   *nsDaemon
 	qemu    *vmProc
 	key     string // private key file
@@ -457,7 +458,7 @@ func (b *vmBoot) boot(t *testing.T, r *vmReaper, idx int, img *vmImage, kvm bool
 
 	// dnsmasq: DHCP only (port 0: no DNS), the guest's reserved address,
 	// the bridge as its router.
-	b.dnsmasq = &syncBuffer{}
+	b.dnsmasq = &testbin.Output{}
 	t.Cleanup(func() { os.WriteFile(filepath.Join(b.logs, "dnsmasq.log"), []byte(b.dnsmasq.String()), 0o644) })
 	dns := vmStart(t, r, "dnsmasq", b.ns, b.dnsmasq, "dnsmasq", "--keep-in-foreground", "--no-daemon", "--conf-file=/dev/null",
 		"--port=0", "--interface=br0", "--bind-interfaces", "--except-interface=lo",
@@ -473,7 +474,7 @@ func (b *vmBoot) boot(t *testing.T, r *vmReaper, idx int, img *vmImage, kvm bool
 
 	// qemu: kernel and initrd of the image, a serial console to a file.
 	b.serial = filepath.Join(b.logs, "serial.log")
-	qemuOut := &syncBuffer{}
+	qemuOut := &testbin.Output{}
 	argv := []string{"qemu-system-x86_64", "-nodefaults", "-no-user-config", "-display", "none",
 		"-machine", "q35", "-m", "1024", "-smp", "1",
 		"-kernel", img.kernel, "-initrd", img.initrd,

@@ -3,11 +3,11 @@ package bench
 import (
 	"bytes"
 	"context"
+	"github.com/imdsd/imdsd/internal/testbin"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -63,25 +63,6 @@ func TestStartFails(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe to write from one goroutine while
-// another reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestInterrupt cancels a run under load, as SIGINT does, and checks that it
 // ends soon and leaves no child process behind.
 func TestInterrupt(t *testing.T) {
@@ -95,7 +76,7 @@ func TestInterrupt(t *testing.T) {
 	t.Setenv(fakeIMDSDEnv, "1")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var errOut syncBuffer
+	var errOut testbin.Output
 	errc := make(chan error, 1)
 	go func() {
 		o := testOptions(self)

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"github.com/imdsd/imdsd/internal/testbin"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -18,13 +19,13 @@ import (
 // startLogged serves cfgJSON with the access log in opts (JSON into the
 // returned buffer unless opts.AccessLog is set), the summary interval set
 // to interval, until the test ends.
-func startLogged(t *testing.T, cfgJSON string, opts Options, interval time.Duration) (*testServer, *syncBuffer) {
+func startLogged(t *testing.T, cfgJSON string, opts Options, interval time.Duration) (*testServer, *testbin.Output) {
 	t.Helper()
-	buf := &syncBuffer{}
+	buf := &testbin.Output{}
 	if opts.AccessLog == nil {
 		opts.AccessLog = slog.New(slog.NewJSONHandler(buf, nil))
 	}
-	ts := &testServer{clock: &fakeClock{t: epoch}, access: buf, errlog: &syncBuffer{}}
+	ts := &testServer{clock: &fakeClock{t: epoch}, access: buf, errlog: &testbin.Output{}}
 	opts.Now = ts.clock.Now
 	srv, err := New(parseConfig(t, cfgJSON), opts)
 	if err != nil {
@@ -51,9 +52,9 @@ func startLogged(t *testing.T, cfgJSON string, opts Options, interval time.Durat
 }
 
 // statuses returns the status of every "request" line, in order.
-func statuses(t *testing.T, b *syncBuffer) []string {
+func statuses(t *testing.T, b *testbin.Output) []string {
 	var out []string
-	for _, r := range b.records(t) {
+	for _, r := range records(t, b) {
 		if r["msg"] == "request" {
 			s := fmt.Sprint(r["status"])
 			if r["unknown_client"] == true {
@@ -123,7 +124,7 @@ func TestAccessLogSummary(t *testing.T) {
 	ts.exchange(t, req("POST", "/latest/meta-data/", tokenHdr(ts.mintToken(t, 60)))) // 405: another kind
 	var repeated map[string]any
 	waitFor(t, 5*time.Second, "the summary line", func() bool {
-		for _, r := range buf.records(t) {
+		for _, r := range records(t, buf) {
 			if r["msg"] == "repeated" {
 				repeated = r
 				return true
@@ -152,7 +153,7 @@ func TestAccessLogSummary(t *testing.T) {
 // summarised stays bounded, whatever the number of clients: refusals of
 // further ones are folded into one "others" count.
 func TestAccessLogSummaryBounded(t *testing.T) {
-	buf := &syncBuffer{}
+	buf := &testbin.Output{}
 	a := newAccessLog(Options{AccessLog: slog.New(slog.NewJSONHandler(buf, nil)), AccessLogLevel: AccessLogErrors}, newMetrics("test"))
 	const extra = 100
 	for i := range maxSummaries + extra {
@@ -167,10 +168,10 @@ func TestAccessLogSummaryBounded(t *testing.T) {
 	if n := len(statuses(t, buf)); n != maxSummaries {
 		t.Errorf("%d lines of their own, want %d", n, maxSummaries)
 	}
-	buf2 := &syncBuffer{}
+	buf2 := &testbin.Output{}
 	a.h = slog.NewJSONHandler(buf2, nil)
 	a.summarise()
-	recs := buf2.records(t)
+	recs := records(t, buf2)
 	if len(recs) != maxSummaries+1 {
 		t.Fatalf("%d summary lines, want %d", len(recs), maxSummaries+1)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/imdsd/imdsd/internal/testbin"
 	"io"
 	"log/slog"
 	"net"
@@ -73,26 +74,8 @@ func (c *fakeClock) Set(t time.Time) {
 	c.t = t
 }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // records returns the JSON log records written so far.
-func (b *syncBuffer) records(t *testing.T) []map[string]any {
+func records(t *testing.T, b *testbin.Output) []map[string]any {
 	t.Helper()
 	var recs []map[string]any
 	for _, line := range strings.Split(strings.TrimSpace(b.String()), "\n") {
@@ -124,8 +107,8 @@ type testServer struct {
 	srv     *Server
 	addr    string
 	clock   *fakeClock
-	access  *syncBuffer
-	errlog  *syncBuffer
+	access  *testbin.Output
+	errlog  *testbin.Output
 	entered <-chan struct{} // a request reached the handler; see handlerEntered
 }
 
@@ -133,7 +116,7 @@ type testServer struct {
 // mods adjust the Options before New.
 func start(t testing.TB, cfgJSON string, mods ...func(*Options)) *testServer {
 	t.Helper()
-	ts := &testServer{clock: &fakeClock{t: epoch}, access: &syncBuffer{}, errlog: &syncBuffer{}}
+	ts := &testServer{clock: &fakeClock{t: epoch}, access: &testbin.Output{}, errlog: &testbin.Output{}}
 	opts := Options{
 		Logger:    slog.New(slog.NewJSONHandler(ts.errlog, nil)),
 		AccessLog: slog.New(slog.NewJSONHandler(ts.access, nil)),

@@ -127,7 +127,7 @@ func TestHookFails(t *testing.T) {
 	ts.srv.life.wake()
 	waitFor(t, 5*time.Second, "the failure's log line", func() bool { return strings.Contains(ts.errlog.String(), `"msg":"host hook failed"`) })
 	var line map[string]any
-	for _, rec := range ts.errlog.records(t) {
+	for _, rec := range records(t, ts.errlog) {
 		if rec["msg"] == "host hook failed" {
 			line = rec
 		}

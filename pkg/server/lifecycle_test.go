@@ -226,7 +226,7 @@ func TestLifecycleTransitions(t *testing.T) {
 		t.Fatalf("spot notice: %v", r)
 	}
 	var line map[string]any
-	for _, rec := range ts.errlog.records(t) {
+	for _, rec := range records(t, ts.errlog) {
 		if rec["kind"] == "spot_interruption" {
 			line = rec
 		}

@@ -202,7 +202,7 @@ func TestMACGuests(t *testing.T) {
 			g("127.0.0.4").want("/latest/meta-data/instance-id", "i-00000000000000000")
 		}
 		var notFound, unmatched int
-		for _, rec := range ts.errlog.records(t) {
+		for _, rec := range records(t, ts.errlog) {
 			switch rec["msg"] {
 			case "unknown client: its MAC address cannot be found":
 				if rec["client"] == "127.0.0.6" && strings.Contains(rec["reason"].(string), "routed?") {

@@ -874,7 +874,7 @@ func TestDelayClientGone(t *testing.T) {
 	waitFor(t, 5*time.Second, "the access log line of the abandoned request", func() bool {
 		return strings.Contains(ts.access.String(), `"status":499`)
 	})
-	recs := ts.access.records(t)
+	recs := records(t, ts.access)
 	if len(recs) != 1 || recs[0]["bytes"] != 0.0 || recs[0]["path"] != "/latest/meta-data/instance-id" {
 		t.Errorf("access log %v, want one line with status 499 and 0 bytes", recs)
 	}
@@ -959,7 +959,7 @@ func TestAccessLog(t *testing.T) {
 	ts.exchange(t, req("HEAD", "/latest/meta-data/instance-id"))
 	ts.exchange(t, req("GET", "/nonexistent"))
 
-	recs := ts.access.records(t)
+	recs := records(t, ts.access)
 	if len(recs) != 3 {
 		t.Fatalf("%d access log lines, want 3: %v", len(recs), recs)
 	}
