@@ -21,7 +21,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -81,26 +80,10 @@ func fairGet(ns, local string) (int, string, error) {
 }
 
 func TestNetNSFairnessLinkLocal(t *testing.T) {
-	needRoot(t, "making network namespaces (run it as root: go test -run NetNS ./cmd/imdsd/)")
-	if _, err := exec.LookPath("ip"); err != nil {
-		unavailable(t, "there is no ip command (Debian: apt-get install iproute2): %v", err)
-	}
-	prefix := fmt.Sprintf("imdsF%d", os.Getpid()%1000)
-	lab := &nsLab{prefix: prefix, host: prefix + "-host"}
-	lab.removeLeftovers(t)
-	t.Cleanup(func() { lab.remove(t) })
-	if _, err := nsRun("ip", "netns", "add", lab.host); err != nil {
-		unavailable(t, "a network namespace cannot be made here: %v", err)
-	}
-	lab.made = append(lab.made, lab.host)
+	lab := newNamespaces(t, "F")
+	prefix := lab.prefix
 	g1, g2 := prefix+"-g1", prefix+"-g2"
-	for _, ns := range []string{g1, g2} {
-		lab.ip(t, "netns", "add", ns)
-		lab.made = append(lab.made, ns)
-	}
-	for _, ns := range lab.made {
-		lab.ip(t, "-n", ns, "link", "set", "lo", "up")
-	}
+	lab.add(t, g1, g2)
 	h := lab.host
 	lab.ip(t, "-n", h, "link", "add", "br0", "type", "bridge")
 	lab.ip(t, "-n", h, "link", "set", "br0", "up")

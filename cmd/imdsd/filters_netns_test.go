@@ -72,22 +72,10 @@ func TestNetNSManualFilters(t *testing.T) {
 	macpin := manBlock(t, "nft-macpin")
 	fdb := manBlock(t, "bridge-fdb")
 
-	prefix := fmt.Sprintf("imdsN%d", os.Getpid()%1000)
-	lab := &nsLab{prefix: prefix, host: prefix + "-host"}
-	lab.removeLeftovers(t)
-	t.Cleanup(func() { lab.remove(t) })
-	if _, err := nsRun("ip", "netns", "add", lab.host); err != nil {
-		unavailable(t, "a network namespace cannot be made here: %v", err)
-	}
-	lab.made = append(lab.made, lab.host)
+	lab := newNamespaces(t, "N")
+	prefix := lab.prefix
 	h, web1, web2 := lab.host, prefix+"-web1", prefix+"-web2"
-	for _, ns := range []string{web1, web2} {
-		lab.ip(t, "netns", "add", ns)
-		lab.made = append(lab.made, ns)
-	}
-	for _, ns := range lab.made {
-		lab.ip(t, "-n", ns, "link", "set", "lo", "up")
-	}
+	lab.add(t, web1, web2)
 	lab.ip(t, "-n", h, "link", "add", "br0", "type", "bridge")
 	lab.ip(t, "-n", h, "link", "set", "br0", "up")
 	lab.ip(t, "-n", h, "addr", "add", "10.0.0.1/24", "dev", "br0")

@@ -94,21 +94,9 @@ func (lab *nsLab) ip(t *testing.T, args ...string) {
 // made, except in CI (CI set), where that is a failure.
 func newNSLab(t *testing.T) *nsLab {
 	t.Helper()
-	needRoot(t, "making network namespaces (run it as root: go test -run NetNS ./cmd/imdsd/)")
-	if _, err := exec.LookPath("ip"); err != nil {
-		unavailable(t, "there is no ip command (Debian: apt-get install iproute2): %v", err)
-	}
-
-	prefix := fmt.Sprintf("imdsT%d", os.Getpid()%1000)
-	lab := &nsLab{prefix: prefix, host: prefix + "-host", router: prefix + "-router"}
-	lab.removeLeftovers(t)
-	t.Cleanup(func() { lab.remove(t) })
-
-	// The first namespace decides whether namespaces can be made at all.
-	if _, err := nsRun("ip", "netns", "add", lab.host); err != nil {
-		unavailable(t, "a network namespace cannot be made here: %v", err)
-	}
-	lab.made = append(lab.made, lab.host)
+	lab := newNamespaces(t, "T")
+	prefix := lab.prefix
+	lab.router = prefix + "-router"
 	guest := func(n int, addr string) *nsGuest {
 		return &nsGuest{
 			role: fmt.Sprintf("guest%d", n),
@@ -122,13 +110,7 @@ func newNSLab(t *testing.T) *nsLab {
 	lab.g2 = guest(2, "10.231.0.12")
 	lab.g3 = guest(3, "10.232.0.13")
 	lab.g4 = guest(4, "10.231.0.14")
-	for _, ns := range []string{lab.router, lab.g1.ns, lab.g2.ns, lab.g3.ns, lab.g4.ns} {
-		lab.ip(t, "netns", "add", ns)
-		lab.made = append(lab.made, ns)
-	}
-	for _, ns := range lab.made {
-		lab.ip(t, "-n", ns, "link", "set", "lo", "up")
-	}
+	lab.add(t, lab.router, lab.g1.ns, lab.g2.ns, lab.g3.ns, lab.g4.ns)
 
 	// The host: a bridge holding the metadata address, a route back to
 	// the routed guest.
@@ -171,6 +153,40 @@ func newNSLab(t *testing.T) *nsLab {
 	lab.ip(t, "-n", g3.ns, "route", "add", "default", "via", "10.232.0.1")
 	lab.ip(t, "-n", h, "route", "add", "10.232.0.0/24", "via", "10.231.0.254")
 	return lab
+}
+
+// newNamespaces makes the host namespace of a lab, prefix + "-host", with
+// a prefix of its own per test ("imds" + tag + the pid), after removing
+// what a crashed run with the same prefix left, and removes every
+// namespace the lab makes when the test ends. It skips (fails in CI) when
+// namespaces cannot be made here.
+func newNamespaces(t *testing.T, tag string) *nsLab {
+	t.Helper()
+	needRoot(t, "making network namespaces (run it as root: go test -run NetNS ./cmd/imdsd/)")
+	if _, err := exec.LookPath("ip"); err != nil {
+		unavailable(t, "there is no ip command (Debian: apt-get install iproute2): %v", err)
+	}
+	prefix := fmt.Sprintf("imds%s%d", tag, os.Getpid()%1000)
+	lab := &nsLab{prefix: prefix, host: prefix + "-host"}
+	lab.removeLeftovers(t)
+	t.Cleanup(func() { lab.remove(t) })
+	// The first namespace decides whether namespaces can be made at all.
+	if _, err := nsRun("ip", "netns", "add", lab.host); err != nil {
+		unavailable(t, "a network namespace cannot be made here: %v", err)
+	}
+	lab.made = append(lab.made, lab.host)
+	lab.ip(t, "-n", lab.host, "link", "set", "lo", "up")
+	return lab
+}
+
+// add makes the namespaces names, each with its loopback up.
+func (lab *nsLab) add(t *testing.T, names ...string) {
+	t.Helper()
+	for _, ns := range names {
+		lab.ip(t, "netns", "add", ns)
+		lab.made = append(lab.made, ns)
+		lab.ip(t, "-n", ns, "link", "set", "lo", "up")
+	}
 }
 
 // removeLeftovers deletes namespaces with this run's prefix left by a run
