@@ -15,6 +15,11 @@
 //
 // Leading empty lines before the request line are looked past when
 // deciding, but kept: net/http refuses them with 400 either way.
+//
+// The daemon no longer serves through it: pkg/server's own front end takes
+// requests without Host. This package, with net/http behind it, is what
+// that front end is fuzzed against (FuzzFrontEnd): the reference of "what
+// imdsd did before, and what net/http decides", kept for tests.
 package hostheader
 
 import (

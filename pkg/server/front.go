@@ -52,6 +52,11 @@ const maxDrain = 256 << 10
 
 // front is the state of the front end: its listeners and connections, for
 // Shutdown.
+// maxHeadBytes is the largest max_header_bytes the configuration accepts,
+// and the bound the front end falls back to for a Server made from a
+// configuration that did not come from the config package.
+const maxHeadBytes = 64 << 10
+
 type front struct {
 	readHeaderTimeout time.Duration
 	maxHeader         int // max_header_bytes; a head may take 4096 more, as in net/http

@@ -28,7 +28,6 @@ import (
 
 	"github.com/imdsd/imdsd/internal/connlimit"
 	"github.com/imdsd/imdsd/internal/guestkey"
-	"github.com/imdsd/imdsd/internal/hostheader"
 	"github.com/imdsd/imdsd/internal/lifecycle"
 	"github.com/imdsd/imdsd/internal/metadata"
 	"github.com/imdsd/imdsd/internal/ratelimit"
@@ -302,8 +301,8 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		headerTimeout = time.Duration(config.DefaultHeaderTimeoutMS) * time.Millisecond
 	}
 	maxHeader := cfg.MaxHeaderBytes
-	if maxHeader <= 0 || maxHeader > hostheader.MaxHead {
-		maxHeader = hostheader.MaxHead
+	if maxHeader <= 0 || maxHeader > maxHeadBytes {
+		maxHeader = maxHeadBytes
 	}
 	sealer := opts.Sealer
 	if sealer == nil {
