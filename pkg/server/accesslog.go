@@ -151,8 +151,9 @@ func refusal(status int) bool {
 }
 
 // wants reports whether the line of a request with status would be
-// recorded; unknown is called only when that decides it.
-func (a *accessLog) wants(status int, unknown func() bool) (want, isUnknown bool) {
+// recorded, and whether it is marked as from an unknown client (see
+// reply.unknown).
+func (a *accessLog) wants(status int, unknown bool) (want, isUnknown bool) {
 	if a == nil {
 		return false, false
 	}
@@ -162,8 +163,7 @@ func (a *accessLog) wants(status int, unknown func() bool) (want, isUnknown bool
 	if refusal(status) {
 		return true, false
 	}
-	u := unknown()
-	return u, u
+	return unknown, unknown
 }
 
 // record logs e, unless it is a repeat of a refusal being summarised.
@@ -331,21 +331,10 @@ func (a *accessLog) shutdown(ctx context.Context) {
 	}
 }
 
-// unknownClient reports whether r comes from a client no guest matches
-// while guests are configured.
-func (s *Server) unknownClient(r *http.Request) bool {
-	st := s.state.Load()
-	if len(st.exact) == 0 && len(st.nets) == 0 && st.mac == nil {
-		return false
-	}
-	client, local := addrs(r)
-	in, _ := s.clientInstance(r.Context(), st, r, client, local)
-	return in == st.def
-}
-
 // logRequest records r's line in the access log, if its level wants it.
-func (s *Server) logRequest(r *http.Request, status, n int, start time.Time) {
-	want, unknown := s.alog.wants(status, func() bool { return s.unknownClient(r) })
+func (s *Server) logRequest(r *http.Request, rep *reply, n int, start time.Time) {
+	status := rep.status
+	want, unknown := s.alog.wants(status, rep.unknown)
 	if !want {
 		return
 	}

@@ -85,6 +85,9 @@ type reply struct {
 	// as EC2 does. The token response has neither.
 	meta     bool
 	modified []string // Last-Modified, made once per instance
+	// unknown marks the answer to a client no guest matches while guests
+	// are configured: the access log keeps such lines at level errors.
+	unknown bool
 }
 
 // ServeHTTP answers one request. It never panics: a panic while deciding the
@@ -104,7 +107,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// is no connection to hold either.
 		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyGrace))
 	}
-	s.logRequest(r, rep.status, n, start)
+	s.logRequest(r, &rep, n, start)
 }
 
 // answer decides the reply to r, after any injected delay. ok is false when
@@ -129,6 +132,9 @@ func (s *Server) answer(r *http.Request) (rep reply, ok bool) {
 		// endpoint, which clients take as final rather than retrying.
 		return errorReply(http.StatusForbidden), true
 	}
+	// Decided here, where the guest is known, for the access log.
+	unknown := in == st.def && st.hasGuests()
+	defer func() { rep.unknown = unknown }()
 	if in.count != nil {
 		in.count.Inc()
 	}

@@ -186,6 +186,10 @@ func newState(cfg *config.Config, def *config.Instance, entries []*config.Entry,
 	return st
 }
 
+// hasGuests reports whether any entry of the configuration matches
+// clients, so that a client matching none is an unknown one.
+func (st *state) hasGuests() bool { return len(st.exact) != 0 || len(st.nets) != 0 || st.mac != nil }
+
 // each calls f for every instance of st.
 func (st *state) each(f func(*instance)) {
 	if st.def != nil {
